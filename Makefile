@@ -1,0 +1,32 @@
+# Two commands a new machine needs: `make test` and `make demo`. Both set up .venv first and
+# are quick when it is already there (the stamp is re-made only when pyproject.toml changes).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo bench wheel-check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/attio-sync --help
+
+bench: $(STAMP)
+	$(BIN)/python bench/schema_pull.py
+
+# A non-editable install in a throw-away venv: proves the migrations ship inside the wheel.
+wheel-check: $(STAMP)
+	bash .ci/wheel-check
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,183 @@
+"""Every exception attio-sync raises, grouped by what the caller should do about it.
+
+```
+AttioSyncError                    root: catch this to catch everything of ours
+├── ConfigError                   fix the settings (flag, env var) and run again
+├── CacheError                    the local database could not be read or written
+│   └── MigrationError            ...or could not be brought to the current schema
+├── SchemaError                   the cached workspace schema is missing or cannot serve
+├── InvalidInputError             this input is wrong; skip it, report it, go on
+└── ApiError                      Attio (or the way to it) answered with a failure
+    ├── RetryableApiError         try again later: nothing is known to be wrong with the request
+    │   ├── RateLimitError        429; carries `retry_after` (seconds)
+    │   ├── ServerError           5xx
+    │   └── TransportError        timeout, refused or dropped connection (no HTTP status)
+    └── FatalApiError             do not retry: the same request will fail the same way
+        ├── AuthError             401, 403 (bad key, missing scope, billing)
+        ├── NotFoundError         404 (unknown object, record, attribute or endpoint)
+        ├── ConflictError         409, and 400 `uniqueness_conflict`
+        └── InvalidRequestError   other 4xx (validation_type, value_not_found, missing_value...)
+```
+
+Foreign exceptions (httpx, SQLAlchemy) are translated at exactly one place each, always with
+``raise ... from exc``: `toolkit.client` for HTTP, `toolkit.cache` for the database.
+
+No message here ever contains the API key: errors are built from the method, the path and
+Attio's answer, never from request headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    # root
+    "AttioSyncError",
+    # set-up and local state
+    "CacheError",
+    "ConfigError",
+    "MigrationError",
+    "SchemaError",
+    # input
+    "InvalidInputError",
+    # Attio
+    "ApiError",
+    "AuthError",
+    "ConflictError",
+    "FatalApiError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "RateLimitError",
+    "RetryableApiError",
+    "ServerError",
+    "TransportError",
+]
+
+
+class AttioSyncError(Exception):
+    """The root of every error attio-sync raises on purpose."""
+
+
+class ConfigError(AttioSyncError):
+    """The settings are incomplete or invalid; every problem found is in `errors`."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+class CacheError(AttioSyncError):
+    """The local cache and audit database could not be opened, read or written."""
+
+
+class MigrationError(CacheError):
+    """The database could not be upgraded to the schema this version of attio-sync needs."""
+
+
+class SchemaError(AttioSyncError):
+    """The cached workspace schema is missing or does not hold what was asked for."""
+
+
+class InvalidInputError(AttioSyncError):
+    """One input (an event, a value, a mapping entry) is wrong; the run can go on without it."""
+
+
+class ApiError(AttioSyncError):
+    """A request to Attio failed.
+
+    Attributes hold everything Attio said, so the audit log can keep it and a user can quote it
+    to Attio support: `method`, `path`, `status` (None when no HTTP answer came), Attio's
+    `type`, `code`, `message` and `validation_errors`, the `x-attio-execution-id` header as
+    `execution_id`, and the raw `body` text when it was not JSON (a proxy's HTML page).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        status: int | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        validation_errors: Sequence[Mapping[str, Any]] = (),
+        execution_id: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        self.message = message
+        self.method = method
+        self.path = path
+        self.status = status
+        self.type = type
+        self.code = code
+        self.validation_errors = [dict(item) for item in validation_errors]
+        self.execution_id = execution_id
+        self.body = body
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}"
+        what = f"{self.status} {self.code}" if self.code else f"{self.status or 'no answer'}"
+        text = f"{where} -> {what}: {self.message}"
+        for item in self.validation_errors:
+            path = ".".join(str(part) for part in item.get("path", ()))
+            text += f"\n  - {path or '(body)'}: {item.get('message', item)}"
+        if self.execution_id:
+            text = f"[execution {self.execution_id}] {text}"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(method={self.method!r}, path={self.path!r}, "
+            f"status={self.status!r}, code={self.code!r}, message={self.message!r}, "
+            f"execution_id={self.execution_id!r})"
+        )
+
+
+class RetryableApiError(ApiError):
+    """A failure that may pass on a later attempt: nothing is known to be wrong with the request."""
+
+
+class RateLimitError(RetryableApiError):
+    """Attio answered 429. `retry_after` is the wait it asked for, in seconds (None if absent)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **fields: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **fields)
+
+
+class ServerError(RetryableApiError):
+    """Attio (or a proxy in front of it) answered 5xx."""
+
+
+class TransportError(RetryableApiError):
+    """No usable HTTP answer: a timeout, a refused or a dropped connection.
+
+    `sent` says whether the request may have reached Attio: False only when the connection
+    was never made, so even a non-idempotent request is safe to send again.
+    """
+
+    def __init__(self, message: str, *, sent: bool = True, **fields: Any) -> None:
+        self.sent = sent
+        super().__init__(message, **fields)
+
+
+class FatalApiError(ApiError):
+    """A failure that will repeat: the request or the credentials must change first."""
+
+
+class AuthError(FatalApiError):
+    """401 or 403: the key is missing, invalid, lacks a scope, or the plan lacks the feature."""
+
+
+class NotFoundError(FatalApiError):
+    """404: the object, record, attribute or endpoint does not exist (or is not activated)."""
+
+
+class ConflictError(FatalApiError):
+    """A value is already held elsewhere: 409, or 400 `uniqueness_conflict`."""
+
+
+class InvalidRequestError(FatalApiError):
+    """Any other 4xx: Attio refused the request as written (see `code` and `validation_errors`)."""
