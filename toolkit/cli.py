@@ -1,13 +1,235 @@
-"""The `attio-sync` command: parses options, calls one library function, prints the result."""
+"""The `attio-sync` command: parse options, call one library function, print the result.
+
+No logic lives here beyond presentation. Our errors become one clear line on stderr and a
+non-zero exit (`_Cli.invoke`); the hints tell the user what to change.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
 import click
+from rich.console import Console
+from rich.table import Table
 
 from . import __version__
+from .cache import Cache, open_cache
+from .client import AttioClient
+from .config import Settings
+from .errors import AttioSyncError, AuthError, RetryableApiError, TransportError
+from .pull import PullResult, pull_schema
+from .schema import AttributeInfo, WorkspaceSchema
+from .schema_diff import diff_schemas
+
+F = TypeVar("F", bound=Callable[..., Any])
+SETTINGS = "attio_sync.settings"
+T = TypeVar("T")
 
 
-@click.group()
+class _Cli(click.Group):
+    """A group that turns our errors into one line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AttioSyncError as exc:
+            raise click.ClickException(explain(exc, ctx.meta.get(SETTINGS))) from exc
+
+
+def explain(exc: AttioSyncError, settings: Settings | None = None) -> str:
+    """One line (or a few) that says what went wrong and what to do about it."""
+    where = settings.base_url if settings else "Attio"
+    if isinstance(exc, TransportError):
+        return (f"cannot reach {where}: {exc.message}. Check ATTIO_BASE_URL (or --base-url) and "
+                "the network, then try again.")
+    if isinstance(exc, AuthError) and exc.status == 401:
+        return (f"Attio refused the API key ({exc.code or 401}: {exc.message}). Check ATTIO_API_KEY "
+                "or --api-key.")
+    if isinstance(exc, AuthError):
+        return (f"the API key may not do {exc.method} {exc.path} ({exc.status} {exc.code}: {exc.message}). "
+                "Give the key the scopes record_permission:read-write, object_configuration:read "
+                "and user_management:read in Attio under Workspace settings > Developers.")
+    if isinstance(exc, RetryableApiError):
+        return (f"Attio did not answer successfully ({exc}) after retrying; it may be down or "
+                "rate-limiting. Try again later.")
+    return str(exc)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def connection_options(func: F) -> F:
+    """--api-key, --base-url and --db; each falls back to its ATTIO_* variable."""
+    func = click.option("--db", "database", metavar="PATH_OR_URL",
+                        help="Cache database: a path or SQLAlchemy URL [env ATTIO_SYNC_DB; default ./attio-sync.db].")(func)
+    func = click.option("--base-url", metavar="URL",
+                        help="Attio's origin [env ATTIO_BASE_URL; default https://api.attio.com].")(func)
+    func = click.option("--api-key", metavar="KEY", help="Attio API key [env ATTIO_API_KEY].")(func)
+    return func
+
+
+def load_settings(ctx: click.Context, **options: Any) -> Settings:
+    settings = Settings.load(**{k: v for k, v in options.items() if v is not None})
+    ctx.meta[SETTINGS] = settings  # meta is shared by the whole context chain: _Cli reads it
+    return settings
+
+
+def open_settings_cache(ctx: click.Context, settings: Settings) -> Cache:
+    cache = open_cache(settings.database)
+    ctx.call_on_close(cache.close)
+    return cache
+
+
+@click.group(cls=_Cli)
 @click.version_option(__version__, prog_name="attio-sync")
 def cli() -> None:
-    """Keep an Attio workspace in step with identify and group events."""
+    """Keep an Attio workspace in step with identify and group events.
+
+    \b
+    Start with:
+      attio-sync schema pull      fetch the workspace schema into the local cache
+      attio-sync schema show      see what the cache holds
+    """
+
+
+@cli.group()
+def schema() -> None:
+    """Pull, show and compare the cached workspace schema."""
+
+
+@schema.command("pull")
+@connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def schema_pull(ctx: click.Context, as_json: bool, **options: Any) -> None:
+    """Fetch objects, attributes, options, statuses and members into the cache.
+
+    \b
+    Example:
+      ATTIO_API_KEY=... attio-sync schema pull
+    """
+    settings = load_settings(ctx, **options)
+    cache = open_settings_cache(ctx, settings)
+
+    async def pull() -> PullResult:
+        async with AttioClient.from_settings(settings) as client:
+            return await pull_schema(client, cache)
+
+    result = run(pull())
+    inactive = result.inactive_objects()
+    if as_json:
+        click.echo(json.dumps({
+            "pull_id": result.pull.id,
+            "workspace": result.schema.workspace.workspace_name,
+            "objects": result.attribute_counts(),
+            "options": result.pull.options,
+            "statuses": result.pull.statuses,
+            "members": result.pull.members,
+            "requests": result.requests,
+            "seconds": round(result.seconds, 3),
+            "inactive": inactive,
+        }, indent=2))
+        return
+    console = Console()
+    ws = result.schema.workspace
+    console.print(f"Pulled [bold]{ws.workspace_name or ws.workspace_id}[/] in {result.seconds:.2f}s "
+                  f"({result.requests} requests) into {cache.url}")
+    table = Table("object", "attributes", title=None)
+    for slug, count in result.attribute_counts().items():
+        table.add_row(slug, str(count))
+    console.print(table)
+    console.print(f"{result.pull.options} select options, {result.pull.statuses} statuses, "
+                  f"{result.pull.members} workspace members")
+    for slug in ("users", "workspaces"):
+        state = "activated" if result.schema.is_activated(slug) else "NOT activated"
+        console.print(f"{slug}: {state}")
+    for slug, hint in inactive.items():
+        console.print(f"[yellow]warning[/]: {slug} is not activated, so {hint}")
+
+
+@schema.command("show")
+@click.argument("object_slug", required=False, metavar="[OBJECT]")
+@click.option("--db", "database", metavar="PATH_OR_URL", help="Cache database [env ATTIO_SYNC_DB].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def schema_show(ctx: click.Context, object_slug: str | None, as_json: bool, database: str | None) -> None:
+    """List the cached objects, or one OBJECT's attributes."""
+    settings = load_settings(ctx, database=database)
+    snapshot = open_settings_cache(ctx, settings).load_schema()
+    if object_slug is None:
+        _show_objects(snapshot, as_json)
+    else:
+        snapshot.object(object_slug)  # a clear SchemaError when it is unknown
+        _show_attributes(snapshot, object_slug, as_json)
+
+
+def _show_objects(snapshot: WorkspaceSchema, as_json: bool) -> None:
+    rows = [{"api_slug": o.api_slug, "singular_noun": o.singular_noun, "plural_noun": o.plural_noun,
+             "attributes": sum(1 for a in snapshot.attributes_of(o.api_slug) if not a.is_archived)}
+            for o in snapshot.objects]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("object", "singular", "plural", "attributes")
+    for row in rows:
+        table.add_row(row["api_slug"], row["singular_noun"] or "", row["plural_noun"] or "", str(row["attributes"]))
+    Console().print(table)
+
+
+def _attribute_row(snapshot: WorkspaceSchema, attr: AttributeInfo) -> dict[str, Any]:
+    choices = snapshot.options_of(attr) or snapshot.statuses_of(attr)
+    return {
+        "api_slug": attr.api_slug, "title": attr.title, "type": attr.type,
+        "is_multiselect": attr.is_multiselect, "is_unique": attr.is_unique,
+        "is_required": attr.is_required, "is_writable": attr.is_writable,
+        "is_archived": attr.is_archived,
+        "options": [c.title for c in choices if not c.is_archived],
+    }
+
+
+def _show_attributes(snapshot: WorkspaceSchema, object_slug: str, as_json: bool) -> None:
+    rows = [_attribute_row(snapshot, a) for a in snapshot.attributes_of(object_slug)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("slug", "title", "type", "multi", "unique", "required", "writable", "archived", "options",
+                  title=object_slug)
+    mark = {True: "yes", False: ""}
+    for row in rows:
+        options = ", ".join(row["options"][:6]) + (" ..." if len(row["options"]) > 6 else "")
+        table.add_row(row["api_slug"], row["title"], row["type"], mark[row["is_multiselect"]],
+                      mark[row["is_unique"]], mark[row["is_required"]], mark[row["is_writable"]],
+                      mark[row["is_archived"]], options)
+    Console().print(table)
+
+
+@schema.command("diff")
+@click.option("--db", "database", metavar="PATH_OR_URL", help="Cache database [env ATTIO_SYNC_DB].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def schema_diff(ctx: click.Context, as_json: bool, database: str | None) -> None:
+    """List what changed between the last two pulls."""
+    settings = load_settings(ctx, database=database)
+    cache = open_settings_cache(ctx, settings)
+    pulls = cache.pulls(2)
+    if len(pulls) < 2:
+        raise click.ClickException(
+            f"schema diff needs two pulls; the cache has {len(pulls)}. Run `attio-sync schema pull` again later.")
+    newer, older = pulls
+    changes = diff_schemas(cache.load_schema(older.id), cache.load_schema(newer.id))
+    if as_json:
+        click.echo(json.dumps({"from_pull": older.id, "to_pull": newer.id,
+                               "changes": [c.as_dict() for c in changes]}, indent=2))
+        return
+    console = Console()
+    console.print(f"pull {older.id} ({older.finished_at:%Y-%m-%d %H:%M}) -> "
+                  f"pull {newer.id} ({newer.finished_at:%Y-%m-%d %H:%M}): {len(changes)} changes")
+    if changes:
+        table = Table("change", "what", "detail")
+        for change in changes:
+            table.add_row(change.kind, change.subject, change.detail)
+        console.print(table)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the cache and audit database (shipped as `toolkit.migrations`)."""

@@ -1,0 +1,232 @@
+"""The local database: open it (upgrading its schema), save and load schema snapshots.
+
+`open_cache(url)` is the one way in. It creates the database if needed and runs every pending
+alembic migration from `toolkit.migrations`, which ships inside the package, so a wheel
+install upgrades its database exactly as a source checkout does.
+
+SQLAlchemy's exceptions stop here: they leave as `CacheError` (or `MigrationError`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel, col, create_engine, delete, select
+
+from .config import database_url
+from .errors import CacheError, MigrationError, SchemaError
+from .models import (
+    CachedAttribute,
+    CachedMember,
+    CachedObject,
+    CachedOption,
+    CachedStatus,
+    CachedWorkspace,
+    SchemaPull,
+)
+from .schema import (
+    AttributeInfo,
+    MemberInfo,
+    ObjectInfo,
+    OptionInfo,
+    StatusInfo,
+    WorkspaceInfo,
+    WorkspaceSchema,
+)
+
+__all__ = ["Cache", "load_schema", "open_cache", "upgrade"]
+
+#: Snapshots kept; `schema diff` needs the last two, the rest is history for a user to inspect.
+KEEP_PULLS = 5
+
+_SNAPSHOT_TABLES: tuple[tuple[type[SQLModel], type[Any]], ...] = (
+    (CachedObject, ObjectInfo),
+    (CachedAttribute, AttributeInfo),
+    (CachedOption, OptionInfo),
+    (CachedStatus, StatusInfo),
+    (CachedMember, MemberInfo),
+)
+
+
+def migrations_path() -> Path:
+    """The folder holding alembic's env.py and versions/ (inside the installed package)."""
+    return Path(str(resources.files("toolkit.migrations")))
+
+
+class Cache:
+    """An open cache database. Create it with `open_cache`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"Cache({self.url!r})"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any exception."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise CacheError(f"database {self.url}: {exc.__class__.__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema snapshots ----------------------------------------------------------------
+
+    def save_schema(self, schema: WorkspaceSchema, pull: SchemaPull) -> SchemaPull:
+        """Store a snapshot and its pull record in one transaction, and drop old snapshots.
+
+        Nothing is visible to readers until the transaction commits, so an interrupted pull
+        leaves the previous snapshot whole.
+        """
+        pull.complete = True
+        pull.snapshot_hash = schema.snapshot_hash()
+        pull.workspace_id = schema.workspace.workspace_id
+        pull.objects, pull.attributes = len(schema.objects), len(schema.attributes)
+        pull.options, pull.statuses = len(schema.options), len(schema.statuses)
+        pull.members = len(schema.members)
+        with self.session() as session:
+            session.add(pull)
+            session.flush()
+            assert pull.id is not None
+            session.add(CachedWorkspace(pull_id=pull.id, **asdict(schema.workspace)))
+            for items, (row_type, _) in zip(
+                (schema.objects, schema.attributes, schema.options, schema.statuses, schema.members),
+                _SNAPSHOT_TABLES,
+            ):
+                session.add_all(row_type(pull_id=pull.id, **asdict(item)) for item in items)
+            self._drop_old_pulls(session)
+        return pull
+
+    def _drop_old_pulls(self, session: Session) -> None:
+        keep = session.exec(
+            select(SchemaPull.id).where(col(SchemaPull.complete)).order_by(col(SchemaPull.id).desc())
+            .limit(KEEP_PULLS)
+        ).all()
+        if not keep:
+            return
+        oldest_kept = min(i for i in keep if i is not None)
+        for row_type in (CachedWorkspace, *(row for row, _ in _SNAPSHOT_TABLES)):
+            session.exec(delete(row_type).where(col(row_type.pull_id) < oldest_kept))  # type: ignore[attr-defined]
+        session.exec(delete(SchemaPull).where(col(SchemaPull.id) < oldest_kept))
+
+    def pulls(self, limit: int = KEEP_PULLS) -> list[SchemaPull]:
+        """The newest complete pulls, newest first."""
+        with self.session() as session:
+            return list(session.exec(
+                select(SchemaPull).where(col(SchemaPull.complete))
+                .order_by(col(SchemaPull.id).desc()).limit(limit)
+            ).all())
+
+    def load_schema(self, pull_id: int | None = None) -> WorkspaceSchema:
+        """The snapshot of one pull (default: the newest complete one).
+
+        Raises:
+            SchemaError: no pull has completed yet; the message says to run `schema pull`.
+        """
+        with self.session() as session:
+            if pull_id is None:
+                pull_id = session.exec(
+                    select(SchemaPull.id).where(col(SchemaPull.complete))
+                    .order_by(col(SchemaPull.id).desc()).limit(1)
+                ).first()
+            if pull_id is None:
+                raise SchemaError(
+                    f"no schema in the cache {self.url}: run `attio-sync schema pull` first"
+                )
+            workspace = session.get(CachedWorkspace, pull_id)
+            if workspace is None:
+                raise SchemaError(f"pull {pull_id} is not in the cache {self.url}")
+            parts: list[tuple[Any, ...]] = []
+            for row_type, info_type in _SNAPSHOT_TABLES:
+                rows = session.exec(select(row_type).where(col(row_type.pull_id) == pull_id))  # type: ignore[attr-defined]
+                parts.append(tuple(_info(info_type, row) for row in rows))
+            objects, attributes, options, statuses, members = parts
+            return WorkspaceSchema(
+                workspace=_info(WorkspaceInfo, workspace),
+                objects=objects,
+                attributes=tuple(sorted(attributes, key=lambda a: (a.object_slug, a.position))),
+                options=options,
+                statuses=statuses,
+                members=members,
+            )
+
+
+def _info(info_type: type[Any], row: SQLModel) -> Any:
+    """The frozen dataclass for a row: the same fields without `pull_id`."""
+    names = info_type.__dataclass_fields__.keys()
+    return info_type(**{name: getattr(row, name) for name in names})
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the database to the newest migration (no-op when it is already there)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(migrations_path()))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except SQLAlchemyError as exc:
+        raise MigrationError(f"could not migrate {engine.url!r}: {exc}") from exc
+
+
+def open_cache(url: str) -> Cache:
+    """Open (creating and upgrading as needed) the database at a path or SQLAlchemy URL.
+
+    Raises:
+        CacheError: the database cannot be opened.
+        MigrationError: it cannot be upgraded.
+    """
+    url = database_url(url)
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise CacheError(f"cannot open database {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        if engine.url.database:
+            Path(engine.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    upgrade(engine)
+    return Cache(engine)
+
+
+def load_schema(url_or_cache: str | Cache, pull_id: int | None = None) -> WorkspaceSchema:
+    """The newest cached schema at a database URL (or in an open `Cache`)."""
+    if isinstance(url_or_cache, Cache):
+        return url_or_cache.load_schema(pull_id)
+    cache = open_cache(url_or_cache)
+    try:
+        return cache.load_schema(pull_id)
+    finally:
+        cache.close()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets `history` read while a sync writes; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, without tzinfo (SQLite stores naive datetimes)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
