@@ -1,0 +1,171 @@
+"""Choices from the cached schema: select, status and actor-reference (api-notes 4.2, 3.4, 6.1).
+
+Select options and statuses are looked up by exact title, by id, then by title ignoring case
+and surrounding spaces (canonicalised to the cached title, with a note). The per-attribute
+index is built once per schema (see `toolkit.values.core`), not per value.
+
+Archived options and statuses are refused: whether Attio accepts them is [unconfirmed]
+(api-notes 4.2 select; 8), so we take the safe side. Unknown titles get the closest active
+titles as a hint. Actor references resolve a member's email (case-insensitively, api-notes
+6.1) or id to the explicit ``{"referenced_actor_type": "workspace-member", ...}`` form; a
+suspended member is accepted with a warning (writing one is [unconfirmed]).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..schema import AttributeInfo, WorkspaceSchema
+from .result import Context, closest
+from .scalars import REFUSED, clean_str, unwrap
+
+__all__ = ["ChoiceIndex", "check_actor", "check_select", "check_status", "UUID"]
+
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+@dataclass(frozen=True)
+class _Choice:
+    choice_id: str
+    title: str
+    is_archived: bool
+
+
+@dataclass(frozen=True)
+class ChoiceIndex:
+    """The options (or statuses) of one attribute, indexed for the three lookups."""
+
+    by_title: dict[str, _Choice] = field(default_factory=dict)
+    by_id: dict[str, _Choice] = field(default_factory=dict)
+    by_folded: dict[str, tuple[_Choice, ...]] = field(default_factory=dict)
+    active_titles: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, choices: Iterable[tuple[str, str, bool]]) -> ChoiceIndex:
+        """Index ``(id, title, is_archived)`` triples."""
+        by_title: dict[str, _Choice] = {}
+        by_id: dict[str, _Choice] = {}
+        folded: dict[str, list[_Choice]] = {}
+        for choice_id, title, archived in choices:
+            choice = _Choice(choice_id, title, archived)
+            # An active option wins a title shared with an archived one.
+            if title not in by_title or by_title[title].is_archived:
+                by_title[title] = choice
+            by_id[choice_id.lower()] = choice
+            folded.setdefault(title.strip().casefold(), []).append(choice)
+        return cls(
+            by_title,
+            by_id,
+            {k: tuple(v) for k, v in folded.items()},
+            tuple(c.title for c in by_title.values() if not c.is_archived),
+        )
+
+    @classmethod
+    def for_select(cls, attribute: AttributeInfo, schema: WorkspaceSchema) -> ChoiceIndex:
+        """The index of a select attribute's cached options."""
+        return cls.build((o.option_id, o.title, o.is_archived) for o in schema.options_of(attribute))
+
+    @classmethod
+    def for_status(cls, attribute: AttributeInfo, schema: WorkspaceSchema) -> ChoiceIndex:
+        """The index of a status attribute's cached statuses."""
+        return cls.build((s.status_id, s.title, s.is_archived) for s in schema.statuses_of(attribute))
+
+
+def check_select(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """select: an option title or id, or ``{"option": ...}``."""
+    return _choose(item, ctx, "option", "option")
+
+
+def check_status(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """status: a status title or id, or ``{"status": ...}``."""
+    return _choose(item, ctx, "status", "status")
+
+
+def _choose(item: Any, ctx: Context, key: str, noun: str) -> dict[str, Any] | None:
+    _, item = unwrap(item, key, ctx)
+    if item is REFUSED:
+        return None
+    if isinstance(item, (int, float)) and not isinstance(item, bool):
+        ctx.note(f"read the number {item!r} as the {noun} title {str(item)!r}")
+        item = str(item)
+    if not isinstance(item, str):
+        return ctx.refuse(item, f"a {type(item).__name__} is not an {noun} title or id")
+    if clean_str(item, ctx, limit=10_000) is None:
+        return None
+    index: ChoiceIndex = ctx.index_data
+    found = index.by_title.get(item)
+    given_id = False
+    if found is None and UUID.fullmatch(item):
+        found = index.by_id.get(item.lower())
+        given_id = found is not None
+    if found is None:
+        matches = index.by_folded.get(item.strip().casefold(), ())
+        active = [m for m in matches if not m.is_archived]
+        if len(active) > 1:
+            titles = ", ".join(repr(m.title) for m in active)
+            return ctx.refuse(item, f"the {noun} title matches several {noun}s when case is ignored: {titles}")
+        found = active[0] if active else (matches[0] if matches else None)
+        if found is not None and not found.is_archived:
+            ctx.note(f"matched {item!r} to the {noun} {found.title!r}")
+    if found is None:
+        if not item.strip():
+            return ctx.refuse(item, f"an empty {noun} title", _suggest(item, index, noun))
+        return ctx.refuse(item, f"no {noun} with this title or id", _suggest(item, index, noun))
+    if found.is_archived:
+        return ctx.refuse(item, f"the {noun} {found.title!r} is archived", _suggest(item, index, noun))
+    return {key: found.choice_id if given_id else found.title}
+
+
+def _suggest(item: str, index: ChoiceIndex, noun: str) -> str:
+    near = closest(item, index.active_titles)
+    if near:
+        return "did you mean " + " or ".join(repr(t) for t in near) + "?"
+    if not index.active_titles:
+        return f"this attribute has no active {noun}s in the cached schema (run `attio-sync schema pull`?)"
+    shown = ", ".join(repr(t) for t in index.active_titles[:8])
+    more = "" if len(index.active_titles) <= 8 else f" and {len(index.active_titles) - 8} more"
+    return f"the {noun}s are {shown}{more}"
+
+
+def check_actor(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """actor-reference: a workspace member's email or id, or one of the two object forms."""
+    by_email = True
+    if isinstance(item, dict):
+        if "workspace_member_email_address" in item:
+            _, item = unwrap(item, "workspace_member_email_address", ctx)
+        elif "referenced_actor_id" in item or "referenced_actor_type" in item:
+            if set(item) != {"referenced_actor_type", "referenced_actor_id"}:
+                return ctx.refuse(item, "an actor object has referenced_actor_type and referenced_actor_id only")
+            if item["referenced_actor_type"] != "workspace-member":
+                # Only workspace members can be written (api-notes 4.2 actor-reference).
+                return ctx.refuse(item, "only workspace-member actors can be written", 'set "referenced_actor_type": "workspace-member"')
+            item, by_email = item["referenced_actor_id"], False
+        else:
+            return ctx.refuse(
+                item,
+                "not an actor reference object",
+                'send the member\'s email, or {"referenced_actor_type": "workspace-member", "referenced_actor_id": ...}',
+            )
+        if item is REFUSED:
+            return None
+    if not isinstance(item, str):
+        return ctx.refuse(item, f"a {type(item).__name__} is not a workspace member's email or id")
+    text = item.strip()
+    if len(text) > 320:
+        return ctx.refuse(item, "too long for a member's email or id")
+    if not by_email and not UUID.fullmatch(text):
+        return ctx.refuse(item, "referenced_actor_id is not a UUID")
+    member = ctx.schema.find_member(text)
+    if member is None:
+        emails = [m.email_address for m in ctx.schema.members]
+        near = closest(text, emails)
+        hint = ("did you mean " + " or ".join(near) + "?") if near else "the member must be in the cached schema"
+        return ctx.refuse(item, "no workspace member with this email or id", hint)
+    if member.access_level == "suspended":
+        ctx.warn(f"{member.email_address} is a suspended workspace member")
+    if text != member.workspace_member_id:
+        ctx.note(f"resolved {text!r} to workspace member {member.workspace_member_id}")
+    return {"referenced_actor_type": "workspace-member", "referenced_actor_id": member.workspace_member_id}

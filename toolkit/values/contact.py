@@ -1,0 +1,278 @@
+"""Contact types: email-address, domain and phone-number (api-notes 4.2).
+
+Each uses the library made for the job, memoised per distinct input with `functools.lru_cache`
+(events repeat the same person many times, and these checks dominate the cost of a value):
+
+- email-validator, never with DNS (``check_deliverability=False``); plus Attio's own refusal
+  of the reserved ``.test``, ``.invalid``, ``.example`` and ``.localhost`` [3p-live].
+- publicsuffixlist with its bundled list (ICANN section only; never fetched), so a domain must
+  end in a real public suffix and have a registrable part. URLs are reduced to their host.
+- phonenumbers: E.164 out; national numbers need a region (from the mapping); numbers that
+  are possible but not valid (555 numbers) pass with a warning, as the issue asks.
+
+The memoised helpers return plain tuples (never raise) so a cached answer can be replayed
+into any context.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from publicsuffixlist import PublicSuffixList
+
+from .result import Context
+from .scalars import REFUSED, clean_str, unwrap
+
+__all__ = [
+    "COUNTRY_CODES",
+    "RESERVED_TLDS",
+    "check_domain",
+    "check_email",
+    "check_phone",
+    "normalise_domain",
+    "normalise_email",
+]
+
+#: Country codes Attio takes for phone and location values (api-notes 4.2, the spec enum).
+COUNTRY_CODES = frozenset(
+    "AF AX AL DZ AS AD AO AI AQ AG AR AM AW AU AT AZ BS BH BD BB BY BE BZ BJ BM BT BO BA BW BV BR "
+    "IO BN BG BF BI KH CM CA CV KY CF TD CL CN CX CC CO KM CG CD CK CR CI HR CU CW CY CZ DK DJ DM "
+    "DO EC EG SV GQ ER EE ET FK FO FJ FI FR GF PF TF GA GM GE DE GH GI GR GL GD GP GU GT GG GN GW "
+    "GY HT HM VA HN HK HU IS IN ID IR IQ IE IM IL IT JM JP JE JO KZ KE KI KR KW KG LA LV LB LS LR "
+    "LY LI LT LU MO MK MG MW MY MV ML MT MH MQ MR MU YT MX FM MD MC MN ME MS MA MZ MM NA NR NP NL "
+    "AN NC NZ NI NE NG NU NF MP NO OM PK PW PS PA PG PY PE PH PN PL PT PR QA RE RO RU RW BL SH KN "
+    "LC MF PM VC WS SM ST SA SN SS RS SC SL SG SK SI SB SO ZA GS ES LK SD SR SJ SZ SE CH SY TW TJ "
+    "TZ TH TL TG TK TO TT TN TR TM TC TV UG UA AE GB US UM UY UZ VU VE VN VG VI WF EH YE ZM ZW BQ "
+    "KP SX XK AC".split()
+)
+
+#: Special-use TLDs Attio refuses in email addresses [3p-live]; refused for domains as well.
+RESERVED_TLDS = frozenset({"test", "invalid", "example", "localhost"})
+
+_CACHE = 65_536
+_EMAIL_MAX = 320  # RFC 5321 path limit; email-validator refuses anything over 254 anyway
+_DOMAIN_MAX = 2048  # a long URL, reduced to its host below
+_PHONE_MAX = 64
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+# The bundled copy only: PublicSuffixList() never touches the network unless asked to update.
+_PSL = PublicSuffixList(only_icann=True, accept_unknown=False)
+
+_POSSIBLE_REASONS = {
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "the country code does not exist",
+    phonenumbers.ValidationResult.TOO_SHORT: "too short to be a phone number",
+    phonenumbers.ValidationResult.TOO_LONG: "too long to be a phone number",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "not a possible length for a number of this country",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "a local-only number (no area code)",
+}
+
+
+# -- email -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=_CACHE)
+def normalise_email(text: str) -> tuple[str | None, str | None]:
+    """``(address, None)`` for a valid address (lowercased, ASCII), or ``(None, reason)``.
+
+    Lowercased because Attio stores and returns addresses in lower case [3p-live], so the
+    write form matches what Attio will hold. ``allow_smtputf8=False``: Attio's handling of
+    non-ASCII local parts is unknown, so those are refused (the safe side); a non-ASCII domain
+    is sent in its ASCII (punycode) form.
+    """
+    try:
+        found = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        return None, str(exc)
+    address = (found.ascii_email or found.normalized).lower()
+    tld = address.rsplit(".", 1)[-1]
+    if tld in RESERVED_TLDS:
+        return None, f"the .{tld} top-level domain is reserved; Attio refuses it"
+    return address, None
+
+
+def check_email(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """email-address: ``"a@b.com"`` or ``{"email_address": "a@b.com"}``."""
+    _, item = unwrap(item, "email_address", ctx)
+    if item is REFUSED:
+        return None
+    if not isinstance(item, str):
+        return ctx.refuse(item, f"a {type(item).__name__} is not an email address")
+    text = item.strip()
+    if text[:7].lower() == "mailto:":
+        text = text[7:]
+    if len(text) > _EMAIL_MAX:
+        return ctx.refuse(item, f"{len(text):,} characters is too long for an email address")
+    address, reason = normalise_email(text)
+    if address is None:
+        hint = None
+        if "<" in text and ">" in text:
+            hint = "send the address alone, without a display name"
+        elif "@" not in text:
+            hint = "an email address has an @"
+        return ctx.refuse(item, reason or "not an email address", hint)
+    if address != item:
+        ctx.note(f"wrote {item!r} as {address!r} (trimmed, lowercased as Attio stores it)")
+    return {"email_address": address}
+
+
+# -- domain ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=_CACHE)
+def normalise_domain(text: str) -> tuple[str | None, str | None, str | None]:
+    """``(host, note, None)`` for a usable domain, or ``(None, None, reason)``.
+
+    A URL (or anything with a path, port or query) is reduced to its host, as Attio stores
+    domains, not URLs (api-notes 4.2, domain); the note says so. The host must end in a public
+    suffix and have a registrable label before it ("co.uk" alone is refused).
+    """
+    raw = text.strip().lower()
+    host = raw
+    note = None
+    if any(c in raw for c in "/:?#@\\"):
+        try:
+            host = urlsplit(raw if "//" in raw else f"//{raw}").hostname or ""
+        except ValueError as exc:
+            return None, None, f"not a URL or domain: {exc}"
+        note = f"reduced {text.strip()!r} to its host {host!r}"
+    if host.endswith("."):
+        host = host.rstrip(".")
+    if not host:
+        return None, None, "no host name in it"
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None, None, "not a valid international domain name"
+        note = f"wrote {text.strip()!r} as the ASCII domain {host!r}"
+    labels = host.split(".")
+    if len(host) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+        return None, None, "not a host name (letters, digits and hyphens, in dot-separated labels)"
+    if labels[-1].isdigit():
+        return None, None, "an IP address is not a domain"
+    if labels[-1] in RESERVED_TLDS:
+        return None, None, f"the .{labels[-1]} top-level domain is reserved"
+    if _PSL.privatesuffix(host) is None:
+        if _PSL.publicsuffix(host) is None:
+            return None, None, f"unknown top-level domain .{labels[-1]}"
+        return None, None, f"{host!r} is a public suffix, not a domain someone can own"
+    if host != raw and note is None:
+        note = f"wrote {text.strip()!r} as {host!r}"
+    return host, note, None
+
+
+def check_domain(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """domain: ``"app.attio.com"`` or ``{"domain": ...}``; a website URL becomes its host."""
+    _, item = unwrap(item, "domain", ctx)
+    if item is REFUSED:
+        return None
+    if not isinstance(item, str):
+        return ctx.refuse(item, f"a {type(item).__name__} is not a domain")
+    if len(item) > _DOMAIN_MAX:
+        return ctx.refuse(item, f"{len(item):,} characters is too long for a domain or URL")
+    host, note, reason = normalise_domain(item)
+    if host is None:
+        return ctx.refuse(item, reason or "not a domain", 'write it as {domain}.{tld}, e.g. "app.attio.com"')
+    if note:
+        ctx.note(note)
+    elif host != item:
+        ctx.note(f"wrote {item!r} as {host!r}")
+    return {"domain": host}
+
+
+# -- phone -----------------------------------------------------------------------------------
+
+_PhoneAnswer = tuple[str | None, str | None, str | None, str | None, str | None]
+
+
+@lru_cache(maxsize=_CACHE)
+def _parse_phone(text: str, region: str | None) -> _PhoneAnswer:
+    """``(e164, country_code, warning, reason, hint)``; e164 is None when refused."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        return None, None, None, f"not a phone number: {exc._msg}", None
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None, None, None, _POSSIBLE_REASONS.get(possible, "not a possible phone number"), None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    warnings: list[str] = []
+    country = phonenumbers.region_code_for_number(number)
+    if not phonenumbers.is_valid_number(number):
+        warnings.append(
+            f"{e164} is a possible number but not a valid one in its numbering plan "
+            "(a 555 or unassigned number); Attio may refuse it"
+        )
+        country = region if region in phonenumbers.region_codes_for_country_code(number.country_code) else None
+        country = country or phonenumbers.region_code_for_country_code(number.country_code)
+    if number.extension:
+        warnings.append(f"dropped the extension {number.extension}: E.164 has no extensions")
+    return e164, (country if country in COUNTRY_CODES else None), "; ".join(warnings) or None, None, None
+
+
+def check_phone(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """phone-number: E.164 text, or ``{"original_phone_number": ..., "country_code": ...}``.
+
+    The write form is always ``{"original_phone_number": <E.164>, "country_code": <alpha-2 or
+    null>}``. A number without ``+`` is read in the object's ``country_code``, else in the
+    mapping's ``phone_region``, else refused with a hint to add the country code.
+    """
+    region = ctx.options.phone_region
+    given_country = None
+    if isinstance(item, dict):
+        extra = set(item) - {"original_phone_number", "country_code"}
+        if extra or "original_phone_number" not in item:
+            return ctx.refuse(
+                item,
+                "a phone object has original_phone_number and (optionally) country_code only",
+                'write {"original_phone_number": "+15558675309", "country_code": "US"}',
+            )
+        given_country = item.get("country_code")
+        if given_country is not None:
+            if not isinstance(given_country, str) or given_country.upper() not in COUNTRY_CODES:
+                return ctx.refuse(item, f"{given_country!r} is not an ISO 3166 alpha-2 country code Attio knows")
+            if given_country != given_country.upper():
+                ctx.note(f"upper-cased the country code {given_country!r}")
+            given_country = region = given_country.upper()
+        item = item["original_phone_number"]
+    if isinstance(item, int) and not isinstance(item, bool):
+        ctx.note(f"read the number {item} as the phone number text {str(item)!r}")
+        item = str(item) if item.bit_length() < 256 else ""
+    if not isinstance(item, str):
+        return ctx.refuse(item, f"a {type(item).__name__} is not a phone number")
+    text = clean_str(item, ctx, limit=10_000)
+    if text is None:
+        return None
+    text = text.strip()
+    if len(text) > _PHONE_MAX:
+        return ctx.refuse(item, f"{len(text):,} characters is too long for a phone number")
+    international = text.startswith("+")
+    if not international and region is None:
+        return ctx.refuse(
+            item,
+            "no country code: a phone number must start with + and the country code",
+            "add the country code (e.g. +1 for the US, +44 for the UK), or set phone_region in the mapping",
+        )
+    e164, country, warning, reason, hint = _parse_phone(text, None if international else region)
+    if e164 is None:
+        return ctx.refuse(item, reason or "not a phone number", hint)
+    if international and given_country and given_country != country:
+        number = phonenumbers.parse(e164, None)
+        if given_country not in phonenumbers.region_codes_for_country_code(number.country_code):
+            return ctx.refuse(
+                item,
+                f"the number is from {country or 'another country'}, not {given_country}",
+                f"drop country_code or use {country}" if country else "drop country_code",
+            )
+        country = given_country
+    if not international:
+        ctx.note(f"read the national number {text!r} in region {region}: {e164}")
+    elif e164 != text:
+        ctx.note(f"wrote {text!r} as {e164} (E.164)")
+    if warning:
+        ctx.warn(warning)
+    return {"original_phone_number": e164, "country_code": country}

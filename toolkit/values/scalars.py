@@ -1,0 +1,252 @@
+"""Scalar types: text, number, checkbox, currency and rating (api-notes 4.2).
+
+Each checker takes one element (never a list) and returns its explicit write form, or None
+after recording a problem in the context. Helpers here (`clean_str`, `unwrap`, `to_number`)
+are shared by the other type families.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .result import Context, preview
+
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "check_checkbox",
+    "check_currency",
+    "check_number",
+    "check_rating",
+    "check_text",
+    "clean_str",
+    "unwrap",
+]
+
+#: Attio limits text values to "10MB" (api-notes 4.2, text). Which megabyte is not said, so
+#: we take the smaller reading (10 * 10**6 bytes of UTF-8): the safe side.
+MAX_TEXT_BYTES = 10_000_000
+
+#: A plain decimal number as text: no "nan", "inf", "0x1f" or "1_000" (float() takes those).
+_NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+#: Beyond 2**53 a 64-bit float no longer holds every integer (Attio stores numbers as floats).
+_EXACT_INT = 2**53
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+def clean_str(item: str, ctx: Context, *, limit: int = MAX_TEXT_BYTES) -> str | None:
+    """`item` if it is a string Attio can store, else None after recording why.
+
+    Refused: over `limit` UTF-8 bytes, NUL characters (JSON allows them, but text stores
+    generally refuse them; not confirmed for Attio, so we take the safe side), and lone
+    surrogates (from JSON like ``"\\ud800"``), which are not Unicode and cannot be encoded.
+    """
+    # len() counts code points; a code point is 1 to 4 bytes, so most strings skip encoding.
+    if len(item) * 4 > limit or not item.isascii():
+        try:
+            size = len(item.encode("utf-8"))
+        except UnicodeEncodeError:
+            return ctx.refuse(item, "the text holds a lone surrogate (not valid Unicode)")
+        if size > limit:
+            return ctx.refuse(item, f"the text is {size:,} bytes; Attio takes at most {limit:,}")
+    if "\x00" in item:
+        return ctx.refuse(item, "the text holds a NUL character (\\u0000)", "remove the NUL characters")
+    return item
+
+
+def unwrap(item: Any, key: str, ctx: Context, *, extra_ok: bool = False) -> tuple[bool, Any]:
+    """Take the inner value out of an explicit object form like ``{"value": x}``.
+
+    Returns ``(True, inner)`` when `item` is that form, ``(False, item)`` when it is not a
+    dict at all, and ``(True, _REFUSED)`` after recording a problem when it is a dict of
+    another shape (a missing `key`, or extra keys where Attio forbids them).
+    """
+    if not isinstance(item, dict):
+        return False, item
+    if key not in item:
+        keys = ", ".join(sorted(map(str, item))[:5]) or "none"
+        ctx.refuse(item, f'an object without the "{key}" key (keys: {keys})', f'write {{"{key}": ...}}')
+        return True, REFUSED
+    if not extra_ok and len(item) > 1:
+        extra = sorted(str(k) for k in item if k != key)
+        ctx.refuse(item, f"unexpected keys beside \"{key}\": {', '.join(extra[:5])}", f'write only {{"{key}": ...}}')
+        return True, REFUSED
+    return True, item[key]
+
+
+REFUSED: Any = object()
+
+
+def to_number(item: Any, ctx: Context) -> int | float | None:
+    """A finite JSON number from `item`: numbers as they are, numeric strings with a note.
+
+    Booleans are refused (in Python and JSON they are not numbers, whatever ``True == 1``
+    says), as are NaN, infinities, integers too big for a 64-bit float, and anything else.
+    """
+    if isinstance(item, bool):
+        return ctx.refuse(item, "a boolean is not a number", "send 1 or 0 if a number was meant")
+    if isinstance(item, int):
+        if item.bit_length() > 1023:
+            return ctx.refuse(item, "the integer is too large for a 64-bit float")
+        if abs(item) > _EXACT_INT:
+            ctx.warn(f"{_short(item)} is beyond 2**53; Attio stores numbers as 64-bit floats and may round it")
+        return item
+    if isinstance(item, float):
+        if not math.isfinite(item):
+            return ctx.refuse(item, f"{item!r} is not a finite number")
+        return item
+    if isinstance(item, str):
+        text = item.strip()
+        if len(text) > 400 or not _NUMERIC.fullmatch(text):
+            return ctx.refuse(item, "the text is not a number", "send a plain number such as 42 or 42.5")
+        number: int | float = int(text) if _INTEGER.fullmatch(text) else float(text)
+        if isinstance(number, float) and not math.isfinite(number):
+            return ctx.refuse(item, "the number is too large for a 64-bit float")
+        if isinstance(number, int) and number.bit_length() > 1023:
+            return ctx.refuse(item, "the integer is too large for a 64-bit float")
+        ctx.note(f"read the text {_short(item)!r} as the number {number!r}")
+        return number
+    return ctx.refuse(item, f"a {_kind(item)} is not a number")
+
+
+def decimal_places(number: int | float) -> int:
+    """How many digits a number has after the point, as JSON would print it."""
+    if isinstance(number, int):
+        return 0
+    exponent = Decimal(repr(number)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def check_text(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """text: a string, or ``{"value": "..."}``; numbers (numeric ids) become text with a note."""
+    _, item = unwrap(item, "value", ctx)
+    if item is REFUSED:
+        return None
+    if isinstance(item, str):
+        text = clean_str(item, ctx)
+        return None if text is None else {"value": text}
+    if isinstance(item, bool):
+        word = "true" if item else "false"
+        return ctx.refuse(item, "a boolean is not text", f'quote it ("{word}") if the text {word} is meant')
+    if isinstance(item, int) or (isinstance(item, float) and math.isfinite(item)):
+        if isinstance(item, int) and item.bit_length() > 1000:
+            # ~300 digits is no id; and str() of 4300+ digits raises in Python 3.11+.
+            return ctx.refuse(item, "the number is too long to write as text", "send it as a string")
+        text = repr(item)
+        ctx.note(f"wrote the number {text} as text")
+        return {"value": text}
+    return ctx.refuse(item, f"a {_kind(item)} is not text")
+
+
+def check_number(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """number: a finite number or ``{"value": n}``; numeric strings with a note.
+
+    Attio's spec says numbers are "persisted as 64 bit floats" while its docs speak of "up to
+    four decimal places of precision"; whether more decimals are refused or rounded is
+    [unconfirmed] (api-notes 4.2, number). We round to 4 places with a warning, so what we send
+    is accepted for sure and is exactly what Attio will hold.
+    """
+    _, item = unwrap(item, "value", ctx)
+    if item is REFUSED:
+        return None
+    number = to_number(item, ctx)
+    if number is None:
+        return None
+    if isinstance(number, float) and decimal_places(number) > 4:
+        rounded = round(number, 4)
+        ctx.warn(f"rounded {number!r} to {rounded!r}: Attio keeps up to 4 decimal places")
+        number = rounded
+    return {"value": number}
+
+
+def check_currency(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """currency: a number with at most 4 decimal places, or ``{"currency_value": n}``.
+
+    More than 4 decimals is refused, as api-notes 4.2 (currency) states it as a validation
+    rule. ``currency_code`` cannot be written (Attio takes the attribute's default), so an
+    object carrying it is refused with a hint.
+    """
+    if isinstance(item, dict) and "currency_code" in item:
+        return ctx.refuse(
+            item,
+            "currency_code cannot be written; Attio uses the attribute's default currency",
+            'send {"currency_value": n} only',
+        )
+    _, item = unwrap(item, "currency_value", ctx)
+    if item is REFUSED:
+        return None
+    number = to_number(item, ctx)
+    if number is None:
+        return None
+    places = _string_places(item) if isinstance(item, str) else decimal_places(number)
+    if places > 4:
+        return ctx.refuse(
+            item, f"{places} decimal places; currency takes at most 4", f"round it to {round(float(number), 4)!r}"
+        )
+    return {"currency_value": number}
+
+
+def check_rating(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """rating: an integer from 0 to 5, or ``{"value": n}``.
+
+    Whole floats (4.0) become integers with a note. Fractions are refused: the docs say "pass
+    an integer" and whether fractions pass is [unconfirmed] (api-notes 4.2, rating).
+    """
+    _, item = unwrap(item, "value", ctx)
+    if item is REFUSED:
+        return None
+    number = to_number(item, ctx)
+    if number is None:
+        return None
+    if isinstance(number, float):
+        if not number.is_integer():
+            return ctx.refuse(item, "a rating is a whole number", f"round it to {round(number)}")
+        ctx.note(f"wrote the rating {number!r} as the integer {int(number)}")
+        number = int(number)
+    if not 0 <= number <= 5:
+        return ctx.refuse(item, f"{_short(number)} is outside 0 to 5", "a rating is 0, 1, 2, 3, 4 or 5")
+    return {"value": number}
+
+
+def check_checkbox(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """checkbox: true or false, or ``{"value": b}``.
+
+    "true"/"false" (any case), "yes"/"no", "1"/"0" and the integers 1/0 become booleans with
+    a note. Attio itself takes the strings "true" and "false" (api-notes 4.2), but we always
+    send a real boolean so the write form is the same however the value came in.
+    """
+    _, item = unwrap(item, "value", ctx)
+    if item is REFUSED:
+        return None
+    if isinstance(item, bool):
+        return {"value": item}
+    if isinstance(item, (str, int)) and not isinstance(item, bool):
+        word = item.strip().lower() if isinstance(item, str) else str(item) if item in (0, 1) else ""
+        if word in _TRUE or word in _FALSE:
+            flag = word in _TRUE
+            ctx.note(f"read {_short(item)!r} as {str(flag).lower()}")
+            return {"value": flag}
+    return ctx.refuse(item, f"{_short(item)!r} is not a boolean", "send true or false")
+
+
+def _string_places(text: str) -> int:
+    try:
+        exponent = Decimal(text.strip()).normalize().as_tuple().exponent
+    except InvalidOperation:
+        return 0
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _short(value: Any) -> Any:
+    return preview(value)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "JSON object", list: "list", tuple: "list"}.get(type(value), type(value).__name__)
+

@@ -1,0 +1,231 @@
+"""Dates and timestamps (api-notes 4.2, date and timestamp).
+
+Strict ISO 8601 shapes are read by one regular expression (years, months, days, times to the
+nanosecond, ``Z`` or an offset). python-dateutil is used only for the lenient case a user
+would expect, a date written with a month name ("Sep 28, 2023", "Thu, 28 Sep 2023 04:39:17
+GMT"), and only when the text names a full date: dateutil fills missing parts from a default,
+so each lenient text is parsed against two different defaults and refused if they disagree.
+That is what keeps "1" or "Sep" from ever becoming a date. Numeric forms like "09/10/2023"
+are refused: the day and month order cannot be known.
+
+Write forms: dates ``{"value": "YYYY-MM-DD"}``; timestamps ``{"value":
+"YYYY-MM-DDTHH:MM:SS.fffffffffZ"}``, always UTC with nine fraction digits, the form Attio
+itself returns, so a prepared timestamp prepares to itself.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from dateutil import parser as dateutil_parser
+
+from .result import Context
+from .scalars import REFUSED, unwrap
+
+__all__ = ["check_date", "check_timestamp"]
+
+_ISO = re.compile(
+    r"(?P<year>\d{4})"
+    r"(?:-(?P<month>\d{2})"
+    r"(?:-(?P<day>\d{2})"
+    r"(?:[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})"
+    r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
+    r"(?P<zone>[Zz]|[+-]\d{2}(?::?\d{2})?)?"
+    r")?)?)?"
+)
+_MONTH_WORD = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.IGNORECASE
+)
+_YEAR = re.compile(r"\b\d{4}\b")
+_LENIENT_MAX = 64
+_DEFAULT_A = datetime(2000, 1, 1, 0, 0, 0)
+_DEFAULT_B = datetime(2001, 2, 2, 1, 1, 1)
+
+
+@dataclass(frozen=True)
+class _Moment:
+    """A parsed instant: UTC wall time to the second, nanoseconds, and how it was read."""
+
+    utc: datetime
+    nanos: int
+    date_only: bool
+    # The calendar date as written (before any zone conversion), for the date type.
+    local_date: date
+    notes: tuple[str, ...]
+
+
+def check_date(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """date: ``YYYY-MM-DD`` (or ``{"value": ...}``); years, months and timestamps are coerced.
+
+    A timestamp becomes a date by Attio's rule (api-notes 4.2, date): with a zone, the UTC
+    calendar date wins ("2023-01-02T23:00:00-10:00" is 2023-01-03); without one, the date as
+    written.
+    """
+    _, item = unwrap(item, "value", ctx)
+    if item is REFUSED:
+        return None
+    if isinstance(item, str) and len(item) == 10 and _ISO.fullmatch(item):
+        # The fast path: already YYYY-MM-DD; only the calendar check is left.
+        try:
+            date.fromisoformat(item)
+        except ValueError:
+            return ctx.refuse(item, "no such calendar date")
+        return {"value": item}
+    moment = _read(item, ctx, "date")
+    if moment is None:
+        return None
+    for note in moment.notes:
+        ctx.note(note)
+    if moment.date_only:
+        day = moment.local_date
+    else:
+        day = moment.utc.date()
+        if day != moment.local_date:
+            ctx.note(f"took the UTC calendar date {day.isoformat()} of the timestamp (Attio's rule)")
+        else:
+            ctx.note("dropped the time of day")
+    return {"value": f"{day.year:04d}-{day.month:02d}-{day.day:02d}"}
+
+
+def check_timestamp(item: Any, ctx: Context) -> dict[str, Any] | None:
+    """timestamp: ISO 8601 (or ``{"value": ...}``), sent as UTC with nine fraction digits.
+
+    No zone means UTC (Attio's rule, api-notes 4.2, timestamp), said in a note; offsets are
+    converted; partial values ("2023-01-02") are completed with zeros, as Attio does.
+    """
+    _, item = unwrap(item, "value", ctx)
+    if item is REFUSED:
+        return None
+    moment = _read(item, ctx, "timestamp")
+    if moment is None:
+        return None
+    for note in moment.notes:
+        ctx.note(note)
+    t = moment.utc
+    return {
+        "value": f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{moment.nanos:09d}Z"
+    }
+
+
+def _read(item: Any, ctx: Context, kind: str) -> _Moment | None:
+    if isinstance(item, datetime):
+        return _from_datetime(item, ctx)
+    if isinstance(item, date):
+        return _Moment(datetime(item.year, item.month, item.day), 0, True, item, ())
+    if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+        return ctx.refuse(item, f"a {type(item).__name__} is not a {kind}")
+    if not isinstance(item, str):
+        return ctx.refuse(item, f"a number is not a {kind}", _epoch_hint(item, kind))
+    text = item.strip()
+    match = _ISO.fullmatch(text)
+    if match:
+        return _from_iso(match, item, ctx, kind)
+    if len(text) <= _LENIENT_MAX and _MONTH_WORD.search(text) and _YEAR.search(text):
+        return _lenient(text, item, ctx, kind)
+    hint = "write it as YYYY-MM-DD" if kind == "date" else "write it as YYYY-MM-DDTHH:MM:SSZ"
+    if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", text):
+        return ctx.refuse(item, "the day and month order of this date cannot be known", hint)
+    if len(text) < 30 and re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
+        return ctx.refuse(item, f"a bare number is not a {kind}", _epoch_hint(float(text), kind) or hint)
+    return ctx.refuse(item, f"not an ISO 8601 {kind}", hint)
+
+
+def _from_iso(match: re.Match[str], item: str, ctx: Context, kind: str) -> _Moment | None:
+    parts = match.groupdict()
+    notes: list[str] = []
+    if item != item.strip():
+        notes.append("trimmed surrounding spaces")
+    try:
+        local = datetime(
+            int(parts["year"]),
+            int(parts["month"] or 1),
+            int(parts["day"] or 1),
+            int(parts["hour"] or 0),
+            int(parts["minute"] or 0),
+            int(parts["second"] or 0),
+        )
+    except ValueError as exc:
+        return ctx.refuse(item, f"no such {kind}: {exc}")
+    if parts["month"] is None or parts["day"] is None:
+        filled = f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+        notes.append(f"read {item.strip()!r} as {filled} (Attio's rule for partial dates)")
+    nanos = int((parts["fraction"] or "").ljust(9, "0") or 0)
+    date_only = parts["hour"] is None
+    zone = parts["zone"]
+    if zone is None:
+        if not date_only and kind == "timestamp":
+            notes.append("no time zone given: read as UTC (Attio's rule)")
+        elif date_only and kind == "timestamp":
+            notes.append("no time given: read as midnight UTC (Attio's rule)")
+        return _Moment(local, nanos, date_only, local.date(), tuple(notes))
+    if zone in ("Z", "z"):
+        return _Moment(local, nanos, date_only, local.date(), tuple(notes))
+    digits = zone[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23 or minutes > 59:
+        return ctx.refuse(item, f"{zone} is not a time zone offset")
+    offset = timedelta(hours=hours, minutes=minutes) * (1 if zone[0] == "+" else -1)
+    try:
+        utc = local - offset
+    except OverflowError:
+        return ctx.refuse(item, f"the {kind} in UTC falls outside years 1 to 9999")
+    if offset and kind == "timestamp":
+        notes.append(f"converted the offset {zone} to UTC")
+    return _Moment(utc, nanos, False, local.date(), tuple(notes))
+
+
+def _from_datetime(value: datetime, ctx: Context) -> _Moment | None:
+    notes: list[str] = []
+    if value.tzinfo is None or value.utcoffset() is None:
+        notes.append("no time zone given: read as UTC (Attio's rule)")
+        utc = value
+    else:
+        try:
+            utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            return ctx.refuse(value, "the timestamp in UTC falls outside years 1 to 9999")
+    return _Moment(utc.replace(microsecond=0), utc.microsecond * 1000, False, value.date(), tuple(notes))
+
+
+def _lenient(text: str, item: str, ctx: Context, kind: str) -> _Moment | None:
+    """Read a date written with a month name, refusing anything dateutil had to guess."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = dateutil_parser.parse(text, default=_DEFAULT_A)
+            second = dateutil_parser.parse(text, default=_DEFAULT_B)
+    except (ValueError, OverflowError) as exc:
+        return ctx.refuse(item, f"not a {kind}: {exc}", "write it as YYYY-MM-DD")
+    if caught:
+        return ctx.refuse(item, f"not a {kind}: {caught[0].message}", "write the zone as Z or +HH:MM")
+    if (first.year, first.month, first.day) != (second.year, second.month, second.day):
+        return ctx.refuse(item, "the text does not name a full date (year, month and day)", "write it as YYYY-MM-DD")
+    date_only = (first.hour, first.minute, first.second) != (second.hour, second.minute, second.second)
+    moment = _from_datetime(first, ctx)
+    if moment is None:
+        return None
+    notes = [f"read {text!r} as a {kind} written in words"]
+    if date_only:
+        notes.append("no time given: read as midnight UTC (Attio's rule)" if kind == "timestamp" else "")
+    elif first.tzinfo is None:
+        notes.extend(moment.notes)
+    return _Moment(moment.utc, moment.nanos, date_only, first.date(), tuple(n for n in notes if n))
+
+
+def _epoch_hint(number: float, kind: str) -> str | None:
+    """If `number` looks like Unix seconds or milliseconds, the ISO form it would be."""
+    for scale, unit in ((1, "seconds"), (1000, "milliseconds")):
+        try:
+            seconds = number / scale
+        except OverflowError:  # an integer beyond any float
+            return None
+        if 1e8 <= abs(seconds) <= 4.2e9:
+            moment = datetime(1970, 1, 1) + timedelta(seconds=seconds)
+            shown = moment.date().isoformat() if kind == "date" else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return f'if these are Unix {unit}, send "{shown}"'
+    return None
