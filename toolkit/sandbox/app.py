@@ -1,0 +1,262 @@
+"""The sandbox as an ASGI application: routes, auth, rate limits, faults and the request log.
+
+Routing is a short table of regular expressions rather than Starlette's router because Attio
+answers *every* unknown path and every wrong method with the same 404 body (api-notes 1.6), and
+the request log, rate limiter and fault injector need to see each request exactly once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio
+
+from ..schema import WorkspaceSchema
+from .catalog import Catalog
+from .config import SandboxConfig
+from .faults import RATE_LIMIT_BODY, FaultDecision, FaultInjector, RateLimiter, predrawn_fault
+from .problems import ApiProblem, not_found
+from .seed import standard_schema, stable_id
+from .store import Store
+from . import handlers
+
+__all__ = ["LoggedRequest", "SandboxApp", "create_app"]
+
+JSON = dict[str, Any]
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Handler = Callable[["SandboxApp", "Call"], Any]
+
+_SEG = r"([^/]+)"
+#: (method, path pattern, handler, rate-limit bucket). POST …/query is a read (api-notes 1.3).
+_ROUTES: list[tuple[str, re.Pattern[str], Handler, str]] = [
+    (m, re.compile(f"^{p}$"), h, k)
+    for m, p, h, k in (
+        ("GET", "/v2/self", handlers.get_self, "read"),
+        ("GET", "/v2/objects", handlers.list_objects, "read"),
+        ("GET", f"/v2/objects/{_SEG}", handlers.get_object, "read"),
+        ("GET", f"/v2/(objects|lists)/{_SEG}/attributes", handlers.list_attributes, "read"),
+        ("GET", f"/v2/(objects|lists)/{_SEG}/attributes/{_SEG}", handlers.get_attribute, "read"),
+        ("GET", f"/v2/(objects|lists)/{_SEG}/attributes/{_SEG}/options", handlers.list_options, "read"),
+        ("GET", f"/v2/(objects|lists)/{_SEG}/attributes/{_SEG}/statuses", handlers.list_statuses, "read"),
+        ("PUT", f"/v2/objects/{_SEG}/records", handlers.assert_record, "write"),
+        ("POST", f"/v2/objects/{_SEG}/records", handlers.create_record, "write"),
+        ("POST", f"/v2/objects/{_SEG}/records/query", handlers.query_records, "read"),
+        ("GET", f"/v2/objects/{_SEG}/records/{_SEG}", handlers.get_record, "read"),
+        ("PATCH", f"/v2/objects/{_SEG}/records/{_SEG}", handlers.patch_record, "write"),
+        ("PUT", f"/v2/objects/{_SEG}/records/{_SEG}", handlers.put_record, "write"),
+        ("DELETE", f"/v2/objects/{_SEG}/records/{_SEG}", handlers.delete_record, "write"),
+        ("GET", "/v2/workspace_members", handlers.list_members, "read"),
+        ("GET", f"/v2/workspace_members/{_SEG}", handlers.get_member, "read"),
+    )
+]
+
+
+@dataclass
+class LoggedRequest:
+    """One request as the sandbox saw it.
+
+    Attributes:
+        method: the HTTP method.
+        path: the path, without the query string.
+        query: the query parameters (last value wins).
+        body: the parsed JSON body, the raw text when it is not JSON, or None.
+        status: the status answered; None when the connection dropped before an answer.
+        response: the parsed response body, None when there was none.
+        fault: the injected fault (``"429"``, ``"500"``, ``"503"``, ``"drop_before"``,
+            ``"drop_after"``, ``"slow"``) or None.
+        at: when it arrived (seconds since the epoch).
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int | None
+    response: Any = None
+    fault: str | None = None
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the matched path groups, the query and the parsed body."""
+
+    groups: tuple[str, ...]
+    query: dict[str, str]
+    body: Any
+
+
+class SandboxApp:
+    """An in-memory Attio REST API v2, callable as an ASGI app.
+
+    Args:
+        config: the settings; `SandboxConfig()` when omitted.
+        schema: the workspace to serve; the standard schema (api-notes 3.3) when omitted.
+        clock: the current time for stored values; injectable for tests.
+        rate_clock: seconds since the epoch for the rate limiter; injectable for tests.
+
+    Attributes:
+        log: every request, in order (see `LoggedRequest`).
+        store: the records.
+        catalog: the served schema.
+    """
+
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        schema: WorkspaceSchema | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        rate_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config or SandboxConfig()
+        self.catalog = Catalog(schema or standard_schema(self.config))
+        self.token_id = stable_id(self.config.workspace_slug, "token", self.config.token)
+        self.store = Store(self.catalog, self.config, self.token_id, clock)
+        self.limiter = RateLimiter(self.config.read_rate, self.config.write_rate, rate_clock)
+        self.faults = FaultInjector(self.config.faults, self.config.fault_seed)
+        self.log: list[LoggedRequest] = []
+        self.started = int(time.time())
+        basic = base64.b64encode(f"{self.config.token}:".encode()).decode()
+        self._accepted = {f"Bearer {self.config.token}", f"Basic {basic}"}
+
+    def clear_log(self) -> None:
+        """Forget the logged requests."""
+        self.log.clear()
+
+    # -- ASGI --------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        entry = LoggedRequest(scope["method"], scope["path"], query, _parse_body(raw), None)
+        self.log.append(entry)
+        predrawn = predrawn_fault.get()
+        decision = predrawn if predrawn is not None else None
+        status, body, extra = await self._respond(entry, headers, raw, decision)
+        entry.status, entry.response = status, body
+        if predrawn is None and entry.fault in ("drop_before", "drop_after"):
+            # Over a real socket: declare a body and never send it, so the server closes the
+            # connection and the client sees a protocol error instead of an answer.
+            entry.status = None
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", b"64"), (b"content-type", b"application/json")]})  # fmt: skip
+            await send({"type": "http.response.body", "body": b"{", "more_body": False})
+            return
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        out_headers = [
+            (b"content-type", b"application/json; charset=utf-8"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-attio-execution-id", str(uuid.uuid4()).encode()),
+            *((k.encode(), v.encode()) for k, v in extra.items()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": out_headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _respond(
+        self, entry: LoggedRequest, headers: dict[str, str], raw: bytes, decision: FaultDecision | None
+    ) -> tuple[int, Any, dict[str, str]]:
+        if headers.get("authorization") not in self._accepted:
+            message = (
+                "The Authorization header was not provided. Pass your access token as a Bearer token."
+                if "authorization" not in headers
+                else "The access token provided is invalid."
+            )
+            return 401, ApiProblem(401, "unauthorized", message).body(), {}
+        route = self._route(entry.method, entry.path)
+        if route is None:
+            problem = not_found(f'Could not find endpoint "{entry.method} {entry.path}".')
+            return 404, problem.body(), {}
+        handler, groups, bucket = route
+        retry_at = self.limiter.acquire(bucket)
+        if retry_at is not None:
+            return 429, dict(RATE_LIMIT_BODY), {"retry-after": retry_at}
+        if decision is None:
+            decision = self.faults.draw()
+        if decision.slow:
+            entry.fault = "slow"
+            await anyio.sleep(decision.slow_seconds)
+        if decision.kind is not None:
+            entry.fault = decision.kind
+        if decision.kind == "429":
+            return 429, dict(RATE_LIMIT_BODY), {"retry-after": _next_second()}
+        if decision.kind in ("500", "503"):
+            code = int(decision.kind)
+            # Attio's 5xx bodies may be anything (api-notes 1.6); a JSON one keeps the log simple.
+            return code, {"status_code": code, "type": "api_error", "code": "internal_error" if code == 500
+                          else "service_unavailable", "message": "Injected by the sandbox."}, {}  # fmt: skip
+        if decision.kind == "drop_before":
+            return 0, None, {}
+        try:
+            call = Call(groups, entry.query, _json_body(entry.method, raw))
+            status, body = handler(self, call)
+        except ApiProblem as problem:
+            return problem.status, problem.body(), {}
+        return status, body, {}
+
+    def _route(self, method: str, path: str) -> tuple[Handler, tuple[str, ...], str] | None:
+        for route_method, pattern, handler, bucket in _ROUTES:
+            if route_method == method:
+                match = pattern.match(path)
+                if match:
+                    return handler, match.groups(), bucket
+        return None
+
+
+def _next_second() -> str:
+    from email.utils import format_datetime
+
+    return format_datetime(datetime.fromtimestamp(int(time.time()) + 1, UTC), usegmt=True)
+
+
+def _parse_body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def _json_body(method: str, raw: bytes) -> Any:
+    """The request's JSON, or 400 `validation_type` when a body is needed and is not JSON."""
+    if method in ("GET", "DELETE"):
+        return None
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        raise ApiProblem(400, "validation_type", "Body payload validation error.", validation_errors=[
+            {"code": "invalid_type", "path": [], "message": "Expected object, received string",
+             "expected": "object", "received": "string"}]) from None  # fmt: skip
+
+
+def create_app(config: SandboxConfig | None = None, schema: WorkspaceSchema | None = None) -> SandboxApp:
+    """A sandbox app; see `SandboxApp`."""
+    return SandboxApp(config, schema)

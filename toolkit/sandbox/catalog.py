@@ -1,0 +1,186 @@
+"""The served schema, indexed for the request path, and its JSON shapes (api-notes 2.2, 3.2, 3.4, 6.1).
+
+`WorkspaceSchema` answers lookups by linear scans in places; the sandbox looks things up on every
+value of every request, so `Catalog` builds its own dictionaries once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..schema import AttributeInfo, MemberInfo, ObjectInfo, OptionInfo, StatusInfo, WorkspaceSchema
+
+__all__ = ["Catalog", "is_uuid"]
+
+JSON = dict[str, Any]
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def is_uuid(text: object) -> bool:
+    """True for a canonical UUID string."""
+    return isinstance(text, str) and bool(_UUID.match(text))
+
+
+@dataclass
+class Catalog:
+    """Lookups by slug or id over one `WorkspaceSchema`, plus the Attio JSON of each item."""
+
+    schema: WorkspaceSchema
+    objects: dict[str, ObjectInfo] = field(default_factory=dict)
+    attributes: dict[str, list[AttributeInfo]] = field(default_factory=dict)
+    _attr_keys: dict[tuple[str, str], AttributeInfo] = field(default_factory=dict)
+    attribute_by_id: dict[str, AttributeInfo] = field(default_factory=dict)
+    options: dict[str, list[OptionInfo]] = field(default_factory=dict)
+    statuses: dict[str, list[StatusInfo]] = field(default_factory=dict)
+    members: dict[str, MemberInfo] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for obj in self.schema.objects:
+            self.objects[obj.api_slug] = obj
+            self.objects[obj.object_id] = obj
+            self.attributes[obj.object_id] = []
+        for attr in sorted(self.schema.attributes, key=lambda a: a.position):
+            if attr.object_id not in self.attributes:
+                continue  # an attribute of an object that is not served
+            self.attributes[attr.object_id].append(attr)
+            self._attr_keys[(attr.object_id, attr.api_slug)] = attr
+            self._attr_keys[(attr.object_id, attr.attribute_id)] = attr
+            self.attribute_by_id[attr.attribute_id] = attr
+        for option in self.schema.options:
+            self.options.setdefault(option.attribute_id, []).append(option)
+        for status in self.schema.statuses:
+            self.statuses.setdefault(status.attribute_id, []).append(status)
+        for member in self.schema.members:
+            self.members[member.email_address.lower()] = member
+            self.members[member.workspace_member_id] = member
+
+    @property
+    def workspace_id(self) -> str:
+        """The workspace's id."""
+        return self.schema.workspace.workspace_id
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def object(self, slug_or_id: str) -> ObjectInfo | None:
+        """The served object with this slug or id."""
+        return self.objects.get(slug_or_id)
+
+    def attribute(self, obj: ObjectInfo, slug_or_id: str) -> AttributeInfo | None:
+        """An attribute of `obj` by slug or id, archived ones included."""
+        return self._attr_keys.get((obj.object_id, slug_or_id))
+
+    def attributes_of(self, obj: ObjectInfo) -> list[AttributeInfo]:
+        """The attributes of `obj` in UI order, archived ones included."""
+        return self.attributes[obj.object_id]
+
+    def inverse(self, attr: AttributeInfo) -> AttributeInfo | None:
+        """The other end of a relationship attribute, when it is served."""
+        rel = attr.relationship
+        if not rel:
+            return None
+        return self.attribute_by_id.get(rel["id"]["attribute_id"])
+
+    def find_option(self, attr: AttributeInfo, title_or_id: str) -> OptionInfo | None:
+        """A select option by id or exact title."""
+        for option in self.options.get(attr.attribute_id, ()):
+            if option.option_id == title_or_id or option.title == title_or_id:
+                return option
+        return None
+
+    def find_status(self, attr: AttributeInfo, title_or_id: str) -> StatusInfo | None:
+        """A status by id or exact title."""
+        for status in self.statuses.get(attr.attribute_id, ()):
+            if status.status_id == title_or_id or status.title == title_or_id:
+                return status
+        return None
+
+    def member(self, email_or_id: str) -> MemberInfo | None:
+        """A workspace member by id or email (case-insensitive)."""
+        return self.members.get(email_or_id) or self.members.get(email_or_id.lower())
+
+    # -- JSON shapes ---------------------------------------------------------------------------
+
+    def object_json(self, obj: ObjectInfo) -> JSON:
+        """`Object` (api-notes 2.2)."""
+        return {
+            "id": {"workspace_id": self.workspace_id, "object_id": obj.object_id},
+            "api_slug": obj.api_slug,
+            "singular_noun": obj.singular_noun,
+            "plural_noun": obj.plural_noun,
+            "created_at": obj.created_at,
+        }
+
+    def attribute_json(self, attr: AttributeInfo) -> JSON:
+        """`Attribute` (api-notes 3.2): every key, config with both sub-objects."""
+        config = attr.config or {}
+        currency = config.get("currency") or {}
+        reference = config.get("record_reference") or {}
+        return {
+            "id": {"workspace_id": self.workspace_id, "object_id": attr.object_id, "attribute_id": attr.attribute_id},
+            "title": attr.title,
+            "description": attr.description,
+            "api_slug": attr.api_slug,
+            "type": attr.type,
+            "is_system_attribute": attr.is_system_attribute,
+            "is_writable": attr.is_writable,
+            "is_required": attr.is_required,
+            "is_unique": attr.is_unique,
+            "is_multiselect": attr.is_multiselect,
+            "is_default_value_enabled": attr.is_default_value_enabled,
+            "is_archived": attr.is_archived,
+            "default_value": attr.default_value,
+            "relationship": attr.relationship,
+            "created_at": attr.created_at,
+            "config": {
+                "currency": {
+                    "default_currency_code": currency.get("default_currency_code"),
+                    "display_type": currency.get("display_type"),
+                },
+                "record_reference": {"allowed_object_ids": reference.get("allowed_object_ids")},
+            },
+        }
+
+    def option_json(self, option: OptionInfo) -> JSON:
+        """`SelectOption` (api-notes 3.4)."""
+        attr = self.attribute_by_id[option.attribute_id]
+        return {
+            "id": {
+                "workspace_id": self.workspace_id,
+                "object_id": attr.object_id,
+                "attribute_id": option.attribute_id,
+                "option_id": option.option_id,
+            },
+            "title": option.title,
+            "is_archived": option.is_archived,
+        }
+
+    def status_json(self, status: StatusInfo) -> JSON:
+        """`Status` (api-notes 3.4)."""
+        attr = self.attribute_by_id[status.attribute_id]
+        return {
+            "id": {
+                "workspace_id": self.workspace_id,
+                "object_id": attr.object_id,
+                "attribute_id": status.attribute_id,
+                "status_id": status.status_id,
+            },
+            "title": status.title,
+            "is_archived": status.is_archived,
+            "celebration_enabled": status.celebration_enabled,
+            "target_time_in_status": status.target_time_in_status,
+        }
+
+    def member_json(self, member: MemberInfo) -> JSON:
+        """`WorkspaceMember` (api-notes 6.1)."""
+        return {
+            "id": {"workspace_id": self.workspace_id, "workspace_member_id": member.workspace_member_id},
+            "first_name": member.first_name or "",
+            "last_name": member.last_name or "",
+            "avatar_url": member.avatar_url,
+            "email_address": member.email_address,
+            "access_level": member.access_level,
+            "created_at": member.created_at or "2025-01-01T00:00:00.000000000Z",
+        }

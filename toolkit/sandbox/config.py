@@ -1,0 +1,183 @@
+"""Settings of one sandbox: who may call it, what it holds, how strict and how unreliable it is.
+
+Every knob that models an Attio behaviour api-notes marks **[unconfirmed]** defaults to the
+stricter reading, so that a toolkit which passes against the sandbox does not lean on a
+leniency Attio may not have.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "FaultSpec",
+    "SandboxConfig",
+]
+
+#: The token tests use; `attio-sync sandbox` makes a random one per run instead.
+#: 64 characters, like a real Attio API key.
+DEFAULT_TOKEN = "sandbox" + "0" * 57
+
+_FAULT_KINDS = ("429", "500", "503", "drop_before", "drop_after", "slow")
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """Shares of requests that go wrong, each drawn independently of the others.
+
+    Attributes:
+        rate_429: share answered 429 (rate-limit body, not processed).
+        rate_500: share answered 500 (not processed).
+        rate_503: share answered 503 (not processed).
+        drop_before: share whose connection drops before the request is processed.
+        drop_after: share whose connection drops after the request was processed (a write
+            happened and the client never heard).
+        slow: share answered only after `slow_seconds`.
+        slow_seconds: how long a slow answer waits.
+    """
+
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_503: float = 0.0
+    drop_before: float = 0.0
+    drop_after: float = 0.0
+    slow: float = 0.0
+    slow_seconds: float = 0.5
+
+    @property
+    def any(self) -> bool:
+        """True when any fault can happen."""
+        return any((self.rate_429, self.rate_500, self.rate_503, self.drop_before, self.drop_after, self.slow))
+
+    @classmethod
+    def parse(cls, spec: str | None) -> FaultSpec:
+        """Read ``"429=0.2,500=0.05,503=0.05,drop_before=0.02,drop_after=0.03,slow=0.1:0.5"``.
+
+        Args:
+            spec: comma-separated ``kind=share`` pairs; ``slow`` takes ``share:seconds``.
+                Empty or None means no faults.
+
+        Returns:
+            The parsed spec.
+
+        Raises:
+            ValueError: an unknown kind, a share outside 0..1, or shares summing above 1.
+        """
+        if not spec or not spec.strip():
+            return cls()
+        values: dict[str, float] = {}
+        slow_seconds = cls.slow_seconds
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            kind, sep, raw = part.partition("=")
+            kind = kind.strip()
+            if not sep or kind not in _FAULT_KINDS:
+                raise ValueError(f"unknown fault {part!r}: use {', '.join(k + '=SHARE' for k in _FAULT_KINDS)}")
+            if kind == "slow" and ":" in raw:
+                raw, seconds = raw.split(":", 1)
+                slow_seconds = float(seconds)
+                if slow_seconds < 0:
+                    raise ValueError(f"slow seconds must not be negative: {part!r}")
+            share = float(raw)
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"fault share must be between 0 and 1: {part!r}")
+            values[kind] = share
+        # The status and drop faults exclude one another (one draw picks at most one of them).
+        exclusive = sum(v for k, v in values.items() if k != "slow")
+        if exclusive > 1.0 + 1e-9:
+            raise ValueError(f"fault shares other than slow add up to {exclusive:.3f}, more than 1")
+        return cls(
+            rate_429=values.get("429", 0.0),
+            rate_500=values.get("500", 0.0),
+            rate_503=values.get("503", 0.0),
+            drop_before=values.get("drop_before", 0.0),
+            drop_after=values.get("drop_after", 0.0),
+            slow=values.get("slow", 0.0),
+            slow_seconds=slow_seconds,
+        )
+
+    def draw(self, rng: random.Random) -> tuple[str | None, bool]:
+        """Pick this request's fault: (``"429"|"500"|"503"|"drop_before"|"drop_after"|None``, slow).
+
+        Two draws are always taken from `rng`, whatever the outcome, so one request's fate
+        never shifts the next one's: the sequence depends on the seed and the count only.
+        """
+        pick = rng.random()
+        slow = rng.random() < self.slow
+        edge = 0.0
+        for kind, share in (
+            ("429", self.rate_429),
+            ("500", self.rate_500),
+            ("503", self.rate_503),
+            ("drop_before", self.drop_before),
+            ("drop_after", self.drop_after),
+        ):
+            edge += share
+            if pick < edge:
+                return kind, slow
+        return None, slow
+
+
+MultipleMatch = Literal["multiple_match_results", "uniqueness_conflict"]
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Everything that shapes one sandbox instance.
+
+    Attributes:
+        token: the only bearer token accepted (also accepted as the Basic-auth user name).
+        activate: which of the activatable standard objects (users, workspaces, deals) exist.
+        workspace_name: shown by `GET /v2/self`.
+        workspace_slug: shown by `GET /v2/self` and used in `web_url`.
+        read_rate: reads allowed per clock second; None turns the limit off.
+        write_rate: writes allowed per clock second; None turns the limit off.
+        faults: shares of failures to inject.
+        fault_seed: seed of the fault draws (same seed, same sequence).
+        id_seed: seed of record ids; None means random uuid4s.
+        multiple_match: the error code of an assert that matches several records [unconfirmed].
+        missing_matching_value: an assert whose values lack the matching attribute either fails
+            (``"error"``, 400 validation_type) or creates a record (``"create"``) [unconfirmed].
+        refuse_archived_options: refuse archived select options and statuses [unconfirmed].
+        refuse_suspended_members: refuse actor references to suspended members [unconfirmed].
+        non_writable_code: the error code for writing a non-writable attribute [unconfirmed].
+        strict_precision: refuse numbers and currency with more than 4 decimal places and
+            fractional ratings, instead of rounding them [unconfirmed].
+        reference_match_requires_unique: a record reference by matching attribute must use a
+            unique attribute (2026-03 spec) rather than any attribute matching one record.
+    """
+
+    token: str = DEFAULT_TOKEN
+    activate: frozenset[str] = frozenset()
+    workspace_name: str = "Sandbox"
+    workspace_slug: str = "sandbox"
+    read_rate: int | None = None
+    write_rate: int | None = None
+    faults: FaultSpec = field(default_factory=FaultSpec)
+    fault_seed: int = 0
+    id_seed: int | None = None
+    multiple_match: MultipleMatch = "multiple_match_results"
+    missing_matching_value: Literal["error", "create"] = "error"
+    refuse_archived_options: bool = True
+    refuse_suspended_members: bool = True
+    non_writable_code: str = "validation_type"
+    strict_precision: bool = True
+    reference_match_requires_unique: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = set(self.activate) - {"users", "workspaces", "deals"}
+        if unknown:
+            raise ValueError(f"only users, workspaces and deals can be activated, not {sorted(unknown)}")
+        object.__setattr__(self, "activate", frozenset(self.activate))
+
+    @classmethod
+    def attio_limits(cls, **kwargs: object) -> SandboxConfig:
+        """A config with Attio's documented limits: 100 reads and 25 writes per second."""
+        kwargs.setdefault("read_rate", 100)
+        kwargs.setdefault("write_rate", 25)
+        return cls(**kwargs)  # type: ignore[arg-type]
