@@ -76,14 +76,23 @@ MakeSandbox = Callable[..., Harness]
 
 @pytest.fixture
 def make_sandbox() -> Iterator[MakeSandbox]:
-    """A factory: ``make_sandbox(config=None, schema=None)``; all objects activated by default."""
+    """A factory: ``make_sandbox(config=None, schema=None, *, app=None)``; all objects activated
+    by default; pass a ready `app` to control its clocks."""
     made: list[Harness] = []
 
-    def make(config: SandboxConfig | None = None, schema: WorkspaceSchema | None = None, **kwargs: Any) -> Harness:
-        if config is None:
-            kwargs.setdefault("activate", ALL_OBJECTS)
-            config = SandboxConfig(**kwargs)
-        harness = Harness(create_app(config, schema))
+    def make(
+        config: SandboxConfig | None = None,
+        schema: WorkspaceSchema | None = None,
+        *,
+        app: SandboxApp | None = None,
+        **kwargs: Any,
+    ) -> Harness:
+        if app is None:
+            if config is None:
+                kwargs.setdefault("activate", ALL_OBJECTS)
+                config = SandboxConfig(**kwargs)
+            app = create_app(config, schema)
+        harness = Harness(app)
         made.append(harness)
         return harness
 

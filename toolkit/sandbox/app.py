@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import time
 import uuid
@@ -29,7 +30,7 @@ from .seed import standard_schema, stable_id
 from .store import Store
 from . import handlers
 
-__all__ = ["LoggedRequest", "SandboxApp", "create_app"]
+__all__ = ["DroppedConnection", "LoggedRequest", "SandboxApp", "create_app", "quiet_deliberate_drops"]
 
 JSON = dict[str, Any]
 Scope = dict[str, Any]
@@ -60,6 +61,26 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler, str]] = [
         ("GET", f"/v2/workspace_members/{_SEG}", handlers.get_member, "read"),
     )
 ]
+
+
+class DroppedConnection(Exception):
+    """Raised inside the server to break the connection on purpose (a ``drop_*`` fault).
+
+    uvicorn logs an exception raised after the answer started and closes the connection;
+    `quiet_deliberate_drops` keeps that log quiet for these.
+    """
+
+
+class _DropFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
+def quiet_deliberate_drops() -> None:
+    """Keep uvicorn's error log free of the tracebacks of deliberately dropped connections."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropFilter) for f in logger.filters):
+        logger.addFilter(_DropFilter())
 
 
 @dataclass
@@ -163,13 +184,12 @@ class SandboxApp:
         status, body, extra = await self._respond(entry, headers, raw, decision)
         entry.status, entry.response = status, body
         if predrawn is None and entry.fault in ("drop_before", "drop_after"):
-            # Over a real socket: declare a body and never send it, so the server closes the
-            # connection and the client sees a protocol error instead of an answer.
+            # Over a real socket: start an answer, then fail, so the server closes the connection
+            # and the client sees a broken response instead of an answer.
             entry.status = None
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-length", b"64"), (b"content-type", b"application/json")]})  # fmt: skip
-            await send({"type": "http.response.body", "body": b"{", "more_body": False})
-            return
+            raise DroppedConnection(f"sandbox: {entry.fault} fault on {entry.method} {entry.path}")
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         out_headers = [
             (b"content-type", b"application/json; charset=utf-8"),

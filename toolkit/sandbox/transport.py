@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from .app import LoggedRequest, SandboxApp, _parse_body
+from .app import LoggedRequest, SandboxApp, _parse_body, quiet_deliberate_drops
 from .faults import predrawn_fault
 
 __all__ = ["SandboxSyncTransport", "SandboxTransport", "serve_in_thread"]
@@ -104,6 +104,7 @@ def serve_in_thread(app: SandboxApp, port: int = 0, **uvicorn_options: Any) -> I
     import uvicorn
 
     options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", **uvicorn_options}
+    quiet_deliberate_drops()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=server.run, name="attio-sandbox-server", daemon=True)
     thread.start()
