@@ -34,6 +34,7 @@ __all__ = [
     "check_domain",
     "check_email",
     "check_phone",
+    "fast_email",
     "normalise_domain",
     "normalise_email",
 ]
@@ -92,6 +93,15 @@ def normalise_email(text: str) -> tuple[str | None, str | None]:
     if tld in RESERVED_TLDS:
         return None, f"the .{tld} top-level domain is reserved; Attio refuses it"
     return address, None
+
+
+def fast_email(item: Any, _index: Any) -> dict[str, Any] | None:
+    """email-address, when `item` is a string that is already its own normal form."""
+    if type(item) is str and len(item) <= _EMAIL_MAX and item[:7].lower() != "mailto:":
+        address = normalise_email(item)[0]
+        if address == item:
+            return {"email_address": item}
+    return None
 
 
 def check_email(item: Any, ctx: Context) -> dict[str, Any] | None:
@@ -196,13 +206,17 @@ def _parse_phone(text: str, region: str | None) -> _PhoneAnswer:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         return None, None, None, f"not a phone number: {exc._msg}", None
-    possible = phonenumbers.is_possible_number_with_reason(number)
-    if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
-        return None, None, None, _POSSIBLE_REASONS.get(possible, "not a possible phone number"), None
+    # is_valid_number(n) is exactly this pair; calling it would look up the region twice,
+    # and that lookup is the dearest step for shared country codes such as +1.
+    country = phonenumbers.region_code_for_number(number)
+    valid = country is not None and phonenumbers.is_valid_number_for_region(number, country)
+    if not valid:  # a valid number is always a possible one, so only the others are asked
+        possible = phonenumbers.is_possible_number_with_reason(number)
+        if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
+            return None, None, None, _POSSIBLE_REASONS.get(possible, "not a possible phone number"), None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     warnings: list[str] = []
-    country = phonenumbers.region_code_for_number(number)
-    if not phonenumbers.is_valid_number(number):
+    if not valid:
         warnings.append(
             f"{e164} is a possible number but not a valid one in its numbering plan "
             "(a 555 or unassigned number); Attio may refuse it"

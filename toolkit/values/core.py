@@ -18,13 +18,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..schema import AttributeInfo, WorkspaceSchema
-from .choices import ChoiceIndex, check_actor, check_select, check_status
-from .contact import check_domain, check_email, check_phone
+from .choices import ChoiceIndex, check_actor, check_select, check_status, fast_select, fast_status
+from .contact import check_domain, check_email, check_phone, fast_email
 from .references import ReferenceIndex, check_record_reference
 from .result import DEFAULT_OPTIONS, EXPECTED, Context, Prepared, Problem, ValueOptions, closest, preview
-from .scalars import check_checkbox, check_currency, check_number, check_rating, check_text
+from .scalars import (
+    check_checkbox,
+    check_currency,
+    check_number,
+    check_rating,
+    check_text,
+    fast_checkbox,
+    fast_number,
+    fast_text,
+)
 from .structured import check_location, check_personal_name
-from .temporal import check_date, check_timestamp
+from .temporal import check_date, check_timestamp, fast_date
 
 __all__ = ["CHECKERS", "check_value", "prepare", "prepare_slug"]
 
@@ -51,6 +60,18 @@ CHECKERS: dict[str, Checker] = {
     "timestamp": check_timestamp,
 }
 
+#: Fast paths for already-canonical inputs: the same answer as the checker, with no Context.
+FAST: dict[str, Callable[[Any, Any], Any]] = {
+    "checkbox": fast_checkbox,
+    "date": fast_date,
+    "email-address": fast_email,
+    "number": fast_number,
+    "pipeline": fast_status,
+    "select": fast_select,
+    "status": fast_status,
+    "text": fast_text,
+}
+
 _INDEXES: dict[str, Callable[[AttributeInfo, WorkspaceSchema], Any]] = {
     "select": ChoiceIndex.for_select,
     "status": ChoiceIndex.for_status,
@@ -67,6 +88,7 @@ class _Plan:
     where: str
     expected: str
     checker: Checker | None
+    fast: Callable[[Any, Any], Any] | None
     index_data: Any
     refusal: tuple[str, str | None] | None  # (reason, hint) when no value can be written
 
@@ -115,6 +137,7 @@ def _make_plan(attribute: AttributeInfo, schema: WorkspaceSchema) -> _Plan:
         where=f"{attribute.object_slug}.{attribute.api_slug}",
         expected=expected,
         checker=CHECKERS.get(kind),
+        fast=FAST.get(kind) if refusal is None else None,
         index_data=build(attribute, schema) if build and refusal is None else None,
         refusal=refusal,
     )
@@ -126,6 +149,7 @@ def prepare(
     schema: WorkspaceSchema,
     *,
     options: ValueOptions | None = None,
+    fast: bool = True,
 ) -> Prepared:
     """Check one mapped value against its attribute and turn it into Attio's write form.
 
@@ -137,13 +161,19 @@ def prepare(
         attribute: the attribute it is going to, from `schema`.
         schema: the cached workspace schema (options, statuses, members, objects).
         options: phone region and null policy; defaults to `ValueOptions()`.
+        fast: take the fast path for already-canonical values (the answer is the same
+            either way; False exists so tests can hold the two paths to that).
 
     Returns:
         A `Prepared`: ``ok`` with the write form (a list of explicit value objects, ``[]``
         to unset, or ``skip=True`` for a skipped null), else ``ok=False`` with every problem.
     """
-    opts = options or DEFAULT_OPTIONS
     plan = _PLANS.get(attribute, schema)
+    if fast and plan.fast is not None:
+        written = plan.fast(value, plan.index_data)
+        if written is not None:
+            return Prepared(True, [written])
+    opts = options or DEFAULT_OPTIONS
     if plan.refusal is not None:
         reason, hint = plan.refusal
         return Prepared(False, problems=(Problem(plan.where, preview(value), plan.expected, reason, hint),))

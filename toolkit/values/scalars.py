@@ -22,6 +22,9 @@ __all__ = [
     "check_rating",
     "check_text",
     "clean_str",
+    "fast_checkbox",
+    "fast_number",
+    "fast_text",
     "unwrap",
 ]
 
@@ -121,6 +124,30 @@ def decimal_places(number: int | float) -> int:
         return 0
     exponent = Decimal(repr(number)).normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+# Fast paths: the common, already-canonical inputs, answered without a Context. Each returns
+# exactly what its checker would (with no note or warning), or None to take the full path;
+# tests/test_values_fast.py holds them to that.
+
+
+def fast_text(item: Any, _index: Any) -> dict[str, Any] | None:
+    """text, when `item` is a short ASCII string without NUL."""
+    if type(item) is str and len(item) <= 100_000 and item.isascii() and "\x00" not in item:
+        return {"value": item}
+    return None
+
+
+def fast_number(item: Any, _index: Any) -> dict[str, Any] | None:
+    """number, when `item` is an int that a 64-bit float holds exactly."""
+    if type(item) is int and -_EXACT_INT <= item <= _EXACT_INT:
+        return {"value": item}
+    return None
+
+
+def fast_checkbox(item: Any, _index: Any) -> dict[str, Any] | None:
+    """checkbox, when `item` is a boolean."""
+    return {"value": item} if type(item) is bool else None
 
 
 def check_text(item: Any, ctx: Context) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from dateutil import parser as dateutil_parser
 from .result import Context
 from .scalars import REFUSED, unwrap
 
-__all__ = ["check_date", "check_timestamp"]
+__all__ = ["check_date", "check_timestamp", "fast_date"]
 
 _ISO = re.compile(
     r"(?P<year>\d{4})"
@@ -56,6 +56,17 @@ class _Moment:
     # The calendar date as written (before any zone conversion), for the date type.
     local_date: date
     notes: tuple[str, ...]
+
+
+def fast_date(item: Any, _index: Any) -> dict[str, Any] | None:
+    """date, when `item` is already a real ``YYYY-MM-DD`` date (see `scalars.fast_text`)."""
+    if type(item) is str and len(item) == 10 and _ISO.fullmatch(item):
+        try:
+            date.fromisoformat(item)
+        except ValueError:
+            return None
+        return {"value": item}
+    return None
 
 
 def check_date(item: Any, ctx: Context) -> dict[str, Any] | None:
