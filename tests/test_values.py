@@ -293,3 +293,29 @@ def test_actor_reference_by_id_is_the_members_id() -> None:
     assert result.value == [
         {"referenced_actor_type": "workspace-member", "referenced_actor_id": member_id("bob@attio.com")}
     ]
+
+
+def test_a_year_typed_as_a_number_hints_the_text_form() -> None:
+    problem = only_problem(check_value(SCHEMA, "people.birthday", "2023"))
+    assert problem.hint == 'send the year as text, "2023", if a year was meant'
+
+
+def test_a_matching_attribute_named_by_id_is_written_by_slug() -> None:
+    from schema_factory import attribute_id
+
+    value = {"target_object": "companies", attribute_id("companies.domains"): ["attio.com"]}
+    result = run("people.company", value)
+    assert result.value == [{"target_object": "companies", "domains": [{"domain": "attio.com"}]}]
+    assert any("as its slug 'domains'" in note for note in result.notes)
+
+
+def test_value_options_normalise_the_region_and_check_the_null_policy() -> None:
+    assert ValueOptions(phone_region="gb").phone_region == "GB"
+    assert run("people.phone_numbers", "020 7946 0958", phone_region="gb").ok
+    with pytest.raises(ValueError, match="skip"):
+        ValueOptions(nulls="drop")  # type: ignore[arg-type]
+
+
+def test_an_unknown_phone_region_is_a_problem_not_a_crash() -> None:
+    problem = only_problem(run("people.phone_numbers", "020 7946 0958", phone_region="XX"))
+    assert "not a phone number" in problem.reason

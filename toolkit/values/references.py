@@ -196,6 +196,8 @@ def _matching_form(item: Any, key: Any, value: Any, target: ObjectInfo, ctx: Con
     checked = checker(value, ctx.child(f"{target.api_slug}.{attribute.api_slug}: "))
     if checked is None:
         return None
+    if key != attribute.api_slug:
+        ctx.note(f"wrote the matching attribute {key!r} as its slug {attribute.api_slug!r}")
     return {"target_object": target.api_slug, attribute.api_slug: [checked]}
 
 

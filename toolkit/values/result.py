@@ -109,6 +109,13 @@ class ValueOptions:
     phone_region: str | None = None
     nulls: NullPolicy = "skip"
 
+    def __post_init__(self) -> None:
+        if self.nulls not in ("skip", "unset"):
+            raise ValueError(f'nulls must be "skip" or "unset", not {self.nulls!r}')
+        if self.phone_region is not None:
+            # phonenumbers wants upper-case regions; a mapping may well say "gb".
+            object.__setattr__(self, "phone_region", self.phone_region.strip().upper() or None)
+
 
 DEFAULT_OPTIONS = ValueOptions()
 

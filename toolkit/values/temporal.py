@@ -131,7 +131,10 @@ def _read(item: Any, ctx: Context, kind: str) -> _Moment | None:
     if isinstance(item, bool) or not isinstance(item, (str, int, float)):
         return ctx.refuse(item, f"a {type(item).__name__} is not a {kind}")
     if not isinstance(item, str):
-        return ctx.refuse(item, f"a number is not a {kind}", _epoch_hint(item, kind))
+        hint = _epoch_hint(item, kind)
+        if hint is None and isinstance(item, int) and 1000 <= item <= 9999:
+            hint = f'send the year as text, "{item}", if a year was meant'
+        return ctx.refuse(item, f"a number is not a {kind}", hint)
     text = item.strip()
     match = _ISO.fullmatch(text)
     if match:
