@@ -43,13 +43,14 @@ def test_write_budget_per_clock_second_with_retry_after_date(make_sandbox) -> No
     assert len(harness.ok(harness.query("people"))) == 3  # the refused writes stored nothing
 
 
-def test_attio_limits_preset() -> None:
-    config = SandboxConfig.attio_limits()
-    assert (config.read_rate, config.write_rate) == (100, 25)
+def test_attio_limits_by_default() -> None:
+    assert (SandboxConfig().read_rate, SandboxConfig().write_rate) == (100, 25)
+    assert (SandboxConfig.unlimited().read_rate, SandboxConfig.unlimited().write_rate) == (None, None)
 
 
-def test_limits_off_by_default(sandbox: Harness) -> None:
-    assert all(sandbox.client.get("/v2/objects").status_code == 200 for _ in range(150))
+def test_limits_can_be_off(make_sandbox) -> None:  # noqa: F811
+    harness = make_sandbox(SandboxConfig.unlimited())
+    assert all(harness.client.get("/v2/objects").status_code == 200 for _ in range(150))
 
 
 @pytest.mark.parametrize(

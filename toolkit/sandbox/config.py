@@ -135,8 +135,8 @@ class SandboxConfig:
         activate: which of the activatable standard objects (users, workspaces, deals) exist.
         workspace_name: shown by `GET /v2/self`.
         workspace_slug: shown by `GET /v2/self` and used in `web_url`.
-        read_rate: reads allowed per clock second; None turns the limit off.
-        write_rate: writes allowed per clock second; None turns the limit off.
+        read_rate: reads allowed per clock second (Attio's 100); None turns the limit off.
+        write_rate: writes allowed per clock second (Attio's 25); None turns the limit off.
         faults: shares of failures to inject.
         fault_seed: seed of the fault draws (same seed, same sequence).
         id_seed: seed of record ids; None means random uuid4s.
@@ -156,8 +156,8 @@ class SandboxConfig:
     activate: frozenset[str] = frozenset()
     workspace_name: str = "Sandbox"
     workspace_slug: str = "sandbox"
-    read_rate: int | None = None
-    write_rate: int | None = None
+    read_rate: int | None = 100
+    write_rate: int | None = 25
     faults: FaultSpec = field(default_factory=FaultSpec)
     fault_seed: int = 0
     id_seed: int | None = None
@@ -176,8 +176,6 @@ class SandboxConfig:
         object.__setattr__(self, "activate", frozenset(self.activate))
 
     @classmethod
-    def attio_limits(cls, **kwargs: object) -> SandboxConfig:
-        """A config with Attio's documented limits: 100 reads and 25 writes per second."""
-        kwargs.setdefault("read_rate", 100)
-        kwargs.setdefault("write_rate", 25)
-        return cls(**kwargs)  # type: ignore[arg-type]
+    def unlimited(cls, **kwargs: object) -> SandboxConfig:
+        """A config with both rate limits off (benchmarks, bulk seeding)."""
+        return cls(read_rate=None, write_rate=None, **kwargs)  # type: ignore[arg-type]

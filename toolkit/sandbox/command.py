@@ -1,0 +1,129 @@
+"""`attio-sync sandbox`: serve the sandbox on 127.0.0.1 and say how to point the toolkit at it.
+
+The lead registers it with ``cli.add_command(sandbox)``; it only parses options, builds a
+`SandboxApp` with the library functions, and hands it to uvicorn.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import click
+
+from ..errors import AttioSyncError
+from .app import SandboxApp, quiet_deliberate_drops
+from .config import FaultSpec, SandboxConfig
+from .seed import SeedError, from_schema_dict, load_seed_file
+
+__all__ = ["build_app", "sandbox"]
+
+HOST = "127.0.0.1"  # never anything else: the sandbox has one token and no TLS
+
+
+def _activate(_ctx: click.Context, _param: click.Parameter, value: str | None) -> frozenset[str]:
+    names = frozenset(v.strip() for v in (value or "").split(",") if v.strip())
+    unknown = names - {"users", "workspaces", "deals"}
+    if unknown:
+        raise click.BadParameter(f"only users, workspaces and deals can be activated, not {', '.join(sorted(unknown))}")
+    return names
+
+
+def _faults(_ctx: click.Context, _param: click.Parameter, value: str | None) -> FaultSpec:
+    try:
+        return FaultSpec.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def build_app(config: SandboxConfig, *, seed: Path | None = None, cache_url: str | None = None) -> SandboxApp:
+    """The app `attio-sync sandbox` serves: the standard schema, a seed file's, or a pulled one.
+
+    Args:
+        config: the sandbox settings.
+        seed: a TOML or JSON seed file.
+        cache_url: a database URL whose newest pulled schema is served instead.
+
+    Raises:
+        SeedError: the seed file cannot be used.
+        AttioSyncError: the cache cannot be read (`CacheError`, `SchemaError`).
+    """
+    if cache_url is not None:
+        from ..cache import load_schema  # imported late: the cache pulls in SQLAlchemy and alembic
+
+        schema = from_schema_dict(load_schema(cache_url).as_dict(), config)
+        return SandboxApp(config, schema)
+    if seed is not None:
+        return SandboxApp(config, load_seed_file(seed, config))
+    return SandboxApp(config)
+
+
+@click.command(name="sandbox")
+@click.option("--port", default=8711, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
+@click.option("--seed", "seed", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TOML or JSON seed: custom objects, attributes, options, statuses, members.")
+@click.option("--from-cache", is_flag=True, help="Serve the schema last pulled into the local cache.")
+@click.option("--db", envvar="ATTIO_SYNC_DB", default="./attio-sync.db", show_default=True,
+              help="The cache database (path or SQLAlchemy URL), for --from-cache.")
+@click.option("--activate", callback=_activate, default="", metavar="users,workspaces,deals",
+              help="Activate these optional standard objects.")
+@click.option("--read-rate", default=100, show_default=True, type=click.IntRange(0),
+              help="Reads allowed per second (0: no limit).")
+@click.option("--write-rate", default=25, show_default=True, type=click.IntRange(0),
+              help="Writes allowed per second (0: no limit).")
+@click.option("--faults", callback=_faults, metavar="SPEC",
+              help='Share of failures, e.g. "429=0.2,500=0.05,503=0.05,drop_before=0.02,drop_after=0.03,slow=0.1:0.5".')
+@click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault draws.")
+@click.option("--token", help="The token to accept (default: a new random one).")
+def sandbox(
+    port: int,
+    seed: Path | None,
+    from_cache: bool,
+    db: str,
+    activate: frozenset[str],
+    read_rate: int,
+    write_rate: int,
+    faults: FaultSpec,
+    fault_seed: int,
+    token: str | None,
+) -> None:
+    """Serve a local Attio API (in memory) on 127.0.0.1 to rehearse a sync.
+
+    \b
+    Examples:
+      attio-sync sandbox --activate users,workspaces
+      attio-sync sandbox --from-cache --faults "429=0.1,drop_after=0.02"
+    """
+    if seed is not None and from_cache:
+        raise click.UsageError("--seed and --from-cache each choose the schema; pass one of them")
+    config = SandboxConfig(
+        token=token or secrets.token_hex(32),
+        activate=activate,
+        read_rate=read_rate or None,
+        write_rate=write_rate or None,
+        faults=faults,
+        fault_seed=fault_seed,
+    )
+    try:
+        if from_cache:
+            from ..config import database_url
+
+            app = build_app(config, cache_url=database_url(db))
+        else:
+            app = build_app(config, seed=seed)
+    except (SeedError, AttioSyncError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _serve(app, port)
+
+
+def _serve(app: SandboxApp, port: int) -> None:
+    import uvicorn
+
+    base_url = f"http://{HOST}:{port}"
+    objects = ", ".join(o.api_slug for o in app.catalog.schema.objects)
+    click.echo(f"Attio sandbox: {base_url}  (objects: {objects})")
+    click.echo(f"  export ATTIO_BASE_URL={base_url}")
+    click.echo(f"  export ATTIO_API_KEY={app.config.token}")
+    click.echo("Ctrl+C stops it; everything written is forgotten.")
+    quiet_deliberate_drops()
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", lifespan="on")
