@@ -163,6 +163,8 @@ CASES: list[Case] = [
     Case("deals.value", 29.99999, REFUSE, NO),
     Case("deals.value", "0.00001", REFUSE, NO),
     Case("deals.value", {"currency_value": 5, "currency_code": "EUR"}, REFUSE, NO),
+    Case("deals.value", {"currency_value": 5, "currency_code": "USD"}, OK, [{"currency_value": 5}]),
+    Case("deals.value", {"currency_code": "USD"}, REFUSE, NO),
     Case("deals.value", True, REFUSE, NO),
     Case("deals.value", "$5", REFUSE, NO),
     Case("deals.value", float("nan"), REFUSE, NO),

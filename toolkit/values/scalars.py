@@ -196,15 +196,20 @@ def check_currency(item: Any, ctx: Context) -> dict[str, Any] | None:
     """currency: a number with at most 4 decimal places, or ``{"currency_value": n}``.
 
     More than 4 decimals is refused, as api-notes 4.2 (currency) states it as a validation
-    rule. ``currency_code`` cannot be written (Attio takes the attribute's default), so an
-    object carrying it is refused with a hint.
+    rule. ``currency_code`` cannot be written (Attio takes the attribute's default): an object
+    carrying the default code has it dropped with a note; any other code is refused.
     """
     if isinstance(item, dict) and "currency_code" in item:
-        return ctx.refuse(
-            item,
-            "currency_code cannot be written; Attio uses the attribute's default currency",
-            'send {"currency_value": n} only',
-        )
+        default = ctx.attribute.default_currency_code
+        if item["currency_code"] != default or default is None:
+            return ctx.refuse(
+                item,
+                f"currency_code cannot be written; Attio uses the attribute's default currency ({default or 'none set'})",
+                'send {"currency_value": n} only',
+            )
+        # The code it would get anyway: drop it rather than send a key Attio may refuse.
+        ctx.note(f"dropped currency_code {default!r}, the attribute's own currency")
+        item = {k: v for k, v in item.items() if k != "currency_code"}
     _, item = unwrap(item, "currency_value", ctx)
     if item is REFUSED:
         return None
