@@ -543,7 +543,11 @@ CASES: list[Case] = [
     Case("people.nmae", "Bloggs, Joe", REFUSE, NO),
     Case("peple.name", "Bloggs, Joe", REFUSE, NO),
     Case("deals.stage", None, OK, NO),
-    Case("deals.stage", None, OK, [], UNSET),
+    Case("deals.stage", None, REFUSE, NO, UNSET),
+    Case("deals.stage", [], REFUSE, NO, UNSET),
+    Case("deals.stage", None, OK, NO),
+    Case("users.user_id", None, REFUSE, NO, UNSET),
+    Case("people.tier", None, OK, [], UNSET),
     Case("people.interests", [None, None], OK, NO),
     Case("people.interests", [], OK, [], UNSET),
 ]

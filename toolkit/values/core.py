@@ -178,58 +178,51 @@ def prepare(
         reason, hint = plan.refusal
         return Prepared(False, problems=(Problem(plan.where, preview(value), plan.expected, reason, hint),))
     if value is None or (isinstance(value, (list, tuple)) and not value):
-        return _null(value, opts)
-    ctx = Context(attribute, schema, opts, plan.expected, plan.index_data)
+        return _null(value, plan, opts)
     check = plan.checker
     assert check is not None  # a plan without a checker always carries a refusal
+    ctx = Context(attribute, schema, opts, plan.expected, plan.index_data)
     if not isinstance(value, (list, tuple)):
-        written = check(value, ctx)
-        if written is None:
-            return Prepared(False, problems=tuple(ctx.problems), notes=tuple(ctx.notes), warnings=tuple(ctx.warnings))
-        return Prepared(True, [written], (), tuple(ctx.notes), tuple(ctx.warnings))
+        return ctx.outcome([check(value, ctx)])
     if not attribute.is_multiselect:
         if len(value) > 1:
-            return Prepared(
-                False,
-                problems=(
-                    Problem(
-                        plan.where,
-                        preview(value),
-                        plan.expected,
-                        f"{len(value)} values for a single-value attribute",
-                        "send one value (or a list of one)",
-                    ),
-                ),
-            )
+            reason = f"{len(value)} values for a single-value attribute"
+            problem = Problem(plan.where, preview(value), plan.expected, reason, "send one value (or a list of one)")
+            return Prepared(False, problems=(problem,))
         if value[0] is None:
-            return _null(value, opts)
-    out: list[Any] = []
-    for position, item in enumerate(value):
-        ctx.item_index = position if attribute.is_multiselect else None
+            return _null(value, plan, opts)
+        return ctx.outcome([check(value[0], ctx)])
+    written = _each(value, check, ctx)
+    if not written and not ctx.problems:
+        return _null(value, plan, opts)
+    return ctx.outcome(_dedupe(written, ctx) if len(written) > 1 else written)
+
+
+def _each(values: list[Any] | tuple[Any, ...], check: Checker, ctx: Context) -> list[Any]:
+    """Check every element of a multiselect list, collecting every problem (with its index)."""
+    written: list[Any] = []
+    for position, item in enumerate(values):
+        ctx.item_index = position
         if item is None:
             ctx.note("dropped a null from the list")
-            continue
-        if isinstance(item, (list, tuple)):
+        elif isinstance(item, (list, tuple)):
             ctx.refuse(item, "a list inside the list", "send a flat list of values")
-            continue
-        written = check(item, ctx)
-        if written is not None:
-            out.append(written)
+        else:
+            written.append(check(item, ctx))
     ctx.item_index = None
-    if ctx.problems:
-        return Prepared(False, problems=tuple(ctx.problems), notes=tuple(ctx.notes), warnings=tuple(ctx.warnings))
-    if not out:
-        return _null(value, opts)
-    if len(out) > 1:
-        out = _dedupe(out, ctx)
-    return Prepared(True, out, (), tuple(ctx.notes), tuple(ctx.warnings))
+    return written
 
 
-def _null(value: Any, options: ValueOptions) -> Prepared:
+def _null(value: Any, plan: _Plan, options: ValueOptions) -> Prepared:
     what = "null" if value is None else "an empty list" if not value else "a list of nulls"
-    if options.nulls == "unset":
-        return Prepared(True, [], notes=(f"{what}: the attribute will be cleared (null policy: unset)",))
-    return Prepared(True, None, notes=(f"{what}: skipped (null policy: skip)",), skip=True)
+    if options.nulls == "skip":
+        return Prepared(True, None, notes=(f"{what}: skipped (null policy: skip)",), skip=True)
+    if plan.attribute.is_required:
+        # Attio answers 400 missing_value when a required value is removed (api-notes 5.4).
+        reason = f"{what} would clear a required attribute (null policy: unset)"
+        problem = Problem(plan.where, preview(value), plan.expected, reason, "send a value, or skip nulls")
+        return Prepared(False, problems=(problem,))
+    return Prepared(True, [], notes=(f"{what}: the attribute will be cleared (null policy: unset)",))
 
 
 def _dedupe(values: list[Any], ctx: Context) -> list[Any]:

@@ -226,6 +226,15 @@ class Context:
         """Record something that passes but deserves a look."""
         self.warnings.append(self._at(text))
 
+    def outcome(self, written: list[Any]) -> Prepared:
+        """The `Prepared` for the checked elements: not ok when any problem was recorded."""
+        if not self.problems and any(w is None for w in written):
+            # Checkers return None only after recording why; this keeps a slip from sending None.
+            self.refuse(written, "the value could not be checked")
+        if self.problems:
+            return Prepared(False, problems=tuple(self.problems), notes=tuple(self.notes), warnings=tuple(self.warnings))
+        return Prepared(True, written, (), tuple(self.notes), tuple(self.warnings))
+
     def child(self, prefix: str, index_data: Any = None) -> Context:
         """A context for a value nested in this one; it reports into the same lists."""
         return Context(
