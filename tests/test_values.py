@@ -319,3 +319,46 @@ def test_value_options_normalise_the_region_and_check_the_null_policy() -> None:
 def test_an_unknown_phone_region_is_a_problem_not_a_crash() -> None:
     problem = only_problem(run("people.phone_numbers", "020 7946 0958", phone_region="XX"))
     assert "not a phone number" in problem.reason
+
+
+# -- whole records -----------------------------------------------------------------------------
+
+
+def test_prepare_record_gives_the_values_to_send() -> None:
+    from toolkit.values import prepare_record
+
+    result = prepare_record(
+        {"email_addresses": "Ada@Example.com", "name": "Lovelace, Ada", "tier": "gold", "description": None},
+        "people",
+        SCHEMA,
+    )
+    assert result.ok
+    assert result.values == {
+        "email_addresses": [{"email_address": "ada@example.com"}],
+        "name": [{"first_name": "Ada", "last_name": "Lovelace", "full_name": "Ada Lovelace"}],
+        "tier": [{"option": "Gold"}],
+    }
+    assert any(n.startswith("tier: matched") for n in result.notes)
+
+
+def test_prepare_record_collects_every_problem_of_every_attribute() -> None:
+    from schema_factory import attribute_id
+
+    from toolkit.values import prepare_record
+
+    result = prepare_record(
+        {
+            "email_addresses": ["ok@example.com", "bad"],
+            "tier": "Gould",
+            "nmae": "x",
+            "avatar_url": "https://x.com/a.png",
+            "job_title": "CTO",
+            attribute_id("people.job_title"): "CEO",
+        },
+        "people",
+        SCHEMA,
+    )
+    assert not result.ok and result.values == {}
+    assert [p.attribute for p in result.problems] == [
+        "people.email_addresses", "people.tier", "people.nmae", "people.avatar_url", "people.job_title",
+    ]

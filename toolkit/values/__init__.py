@@ -10,6 +10,7 @@ Public API::
 
     prepare(value, attribute, schema, *, options=None) -> Prepared
     prepare_slug(value, object_slug, attribute_slug, schema, *, options=None) -> Prepared
+    prepare_record(values, object_slug, schema, *, options=None) -> PreparedRecord
     check_value(schema, "object.attribute", raw_text, *, options=None) -> Prepared
 
 Modules, one per family of types: `scalars` (text, number, checkbox, currency, rating),
@@ -20,15 +21,17 @@ location), `choices` (select, status, actor-reference), `references` (record-ref
 
 from __future__ import annotations
 
-from .core import CHECKERS, check_value, prepare, prepare_slug
+from .core import CHECKERS, PreparedRecord, check_value, prepare, prepare_record, prepare_slug
 from .result import Prepared, Problem, ValueOptions
 
 __all__ = [
     "CHECKERS",
     "Prepared",
+    "PreparedRecord",
     "Problem",
     "ValueOptions",
     "check_value",
     "prepare",
+    "prepare_record",
     "prepare_slug",
 ]

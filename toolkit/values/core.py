@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from .scalars import (
 from .structured import check_location, check_personal_name
 from .temporal import check_date, check_timestamp, fast_date
 
-__all__ = ["CHECKERS", "check_value", "prepare", "prepare_slug"]
+__all__ = ["CHECKERS", "PreparedRecord", "check_value", "prepare", "prepare_record", "prepare_slug"]
 
 Checker = Callable[[Any, Context], Any]
 
@@ -267,6 +267,63 @@ def prepare_slug(
 
 def _unknown(where: str, value: Any, reason: str, hint: str) -> Prepared:
     return Prepared(False, problems=(Problem(where, preview(value), "an attribute in the cached schema", reason, hint),))
+
+
+@dataclass(frozen=True)
+class PreparedRecord:
+    """Every value of one record, prepared: the ``values`` to send, or every problem found.
+
+    Attributes:
+        ok: True when no value has a problem.
+        values: api_slug -> write form, for ``{"data": {"values": ...}}``; skipped nulls are
+            left out. Empty when not ok.
+        problems: every problem of every value.
+        notes: coercions made, each prefixed with the attribute's slug.
+        warnings: things that pass but deserve a look, prefixed likewise.
+    """
+
+    ok: bool
+    values: dict[str, list[Any]]
+    problems: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def prepare_record(
+    values: Mapping[str, Any],
+    object_slug: str,
+    schema: WorkspaceSchema,
+    *,
+    options: ValueOptions | None = None,
+) -> PreparedRecord:
+    """`prepare` every value of one record (keys are attribute slugs or ids).
+
+    Problems of all attributes are collected, never only the first; two keys naming the same
+    attribute (its slug and its id) are a problem too.
+    """
+    prepared: dict[str, list[Any]] = {}
+    problems: list[Problem] = []
+    notes: list[str] = []
+    warnings: list[str] = []
+    seen: dict[str, str] = {}
+    for key, value in values.items():
+        attribute = schema.find_attribute(object_slug, key)
+        slug = attribute.api_slug if attribute else key
+        if slug in seen:
+            problems.append(
+                Problem(f"{object_slug}.{slug}", preview(value), "one value per attribute",
+                        f"{key!r} and {seen[slug]!r} name the same attribute", "keep one of them")
+            )  # fmt: skip
+            continue
+        seen[slug] = key
+        result = prepare_slug(value, object_slug, key, schema, options=options)
+        problems.extend(result.problems)
+        notes.extend(f"{slug}: {n}" for n in result.notes)
+        warnings.extend(f"{slug}: {w}" for w in result.warnings)
+        if result.ok and not result.skip and result.value is not None:
+            prepared[slug] = result.value
+    ok = not problems
+    return PreparedRecord(ok, prepared if ok else {}, tuple(problems), tuple(notes), tuple(warnings))
 
 
 def check_value(
