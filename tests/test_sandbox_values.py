@@ -200,6 +200,24 @@ def test_lenient_knobs_accept_what_strict_refuses(make_sandbox) -> None:  # noqa
     assert lenient.create("projects", {"lead": "gone@example.com"}).status_code == 200
 
 
+def test_phone_validation_knob(make_sandbox) -> None:  # noqa: F811
+    """The docs' own example number is not in the real numbering plan: strict refuses it."""
+    strict = make_sandbox()
+    assert strict.create("people", {"phone_numbers": ["+15558675309"]}).status_code == 400
+    possible = make_sandbox(SandboxConfig(activate=ALL_OBJECTS, phone_validation="possible"))
+    stored = possible.ok(possible.create("people", {"phone_numbers": ["+15558675309"]}))
+    assert stored["values"]["phone_numbers"][0]["phone_number"] == "+15558675309"
+    assert possible.create("people", {"phone_numbers": ["+1 555"]}).status_code == 400
+
+
+def test_upper_case_record_ids_are_the_same_record(harness: Harness) -> None:
+    company = harness.ok(harness.create("companies", {"domains": ["acme.com"]}))["id"]["record_id"]
+    person = harness.ok(harness.create("people", {"company": {"target_object": "companies",
+                                                              "target_record_id": company.upper()}}))  # fmt: skip
+    assert person["values"]["company"][0]["target_record_id"] == company
+    assert harness.get("companies", company.upper()).status_code == 200
+
+
 def test_multiselect_duplicates_in_one_write_are_kept_once(harness: Harness) -> None:
     record = harness.ok(harness.create("people", {"email_addresses": ["a@example.com", "A@example.com"]}))
     assert [v["email_address"] for v in record["values"]["email_addresses"]] == ["a@example.com"]

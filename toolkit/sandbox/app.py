@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,10 +26,10 @@ from ..schema import WorkspaceSchema
 from .catalog import Catalog
 from .config import SandboxConfig
 from .faults import RATE_LIMIT_BODY, FaultDecision, FaultInjector, RateLimiter, predrawn_fault
+from . import handlers
 from .problems import ApiProblem, not_found
 from .seed import standard_schema, stable_id
 from .store import Store
-from . import handlers
 
 __all__ = ["DroppedConnection", "LoggedRequest", "SandboxApp", "create_app", "quiet_deliberate_drops"]
 
@@ -251,8 +252,6 @@ class SandboxApp:
 
 
 def _next_second() -> str:
-    from email.utils import format_datetime
-
     return format_datetime(datetime.fromtimestamp(int(time.time()) + 1, UTC), usegmt=True)
 
 

@@ -49,6 +49,10 @@ class _Context:
         self.config = config
         self.resolver = resolver
 
+    def options(self, currency_code: str | None) -> Options:
+        return Options(strict_precision=self.config.strict_precision, currency_code=currency_code,
+                       phone_validation=self.config.phone_validation)  # fmt: skip
+
 
 def coerce_values(
     catalog: Catalog,
@@ -110,7 +114,7 @@ def _coerce_item(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
     scalar = SCALAR_COERCERS.get(kind)
     if scalar is not None:
         currency = ((attr.config or {}).get("currency") or {}).get("default_currency_code")
-        return scalar(item, Options(strict_precision=ctx.config.strict_precision, currency_code=currency))
+        return scalar(item, ctx.options(currency))
     if kind == "select":
         return _select(ctx, attr, item)
     if kind == "status":
@@ -170,7 +174,7 @@ def _actor(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
         if not is_uuid(ref):
             raise Invalid([validation_item("invalid_string", ["referenced_actor_id"], "Invalid uuid",
                                            validation="uuid")])  # fmt: skip
-        member = ctx.catalog.member(ref)
+        member = ctx.catalog.member(ref.lower())
         shown = f'ID "{ref}"'
     else:
         email = _bare(item, "workspace_member_email_address")
@@ -219,6 +223,7 @@ def _record_reference(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
         record_id = item["target_record_id"]
         if not is_uuid(record_id):
             raise Invalid([validation_item("invalid_string", ["target_record_id"], "Invalid uuid", validation="uuid")])
+        record_id = record_id.lower()  # UUIDs compare without case; ids are stored lower-case
         if not ctx.resolver.record_exists(target.object_id, record_id):
             raise ApiProblem(400, "value_not_found", f'Record with ID "{record_id}" not found on object '
                              f'"{target.api_slug}".')  # fmt: skip
@@ -243,7 +248,7 @@ def _by_match(ctx: _Context, target: ObjectInfo, match_attr: AttributeInfo, valu
     if ctx.config.reference_match_requires_unique and not match_attr.is_unique:
         raise Invalid([validation_item("invalid", path, f'Matching attribute "{match_attr.api_slug}" must be unique')])
     try:
-        payload = SCALAR_COERCERS[match_attr.type](value, Options(strict_precision=ctx.config.strict_precision))
+        payload = SCALAR_COERCERS[match_attr.type](value, ctx.options(None))
     except Invalid as exc:
         raise Invalid([{**e, "path": [*path, *e["path"]]} for e in exc.errors]) from None
     found = ctx.resolver.records_matching(match_attr, value_key(payload))

@@ -150,6 +150,9 @@ class SandboxConfig:
             fractional ratings, instead of rounding them [unconfirmed].
         reference_match_requires_unique: a record reference by matching attribute must use a
             unique attribute (2026-03 spec) rather than any attribute matching one record.
+        phone_validation: ``"valid"`` checks numbers against the real numbering plan
+            (api-notes 4.2), which refuses the docs' own ``+15558675309``; ``"possible"`` only
+            checks the length for the country.
     """
 
     token: str = DEFAULT_TOKEN
@@ -168,6 +171,7 @@ class SandboxConfig:
     non_writable_code: str = "validation_type"
     strict_precision: bool = True
     reference_match_requires_unique: bool = True
+    phone_validation: Literal["valid", "possible"] = "valid"
 
     def __post_init__(self) -> None:
         unknown = set(self.activate) - {"users", "workspaces", "deals"}

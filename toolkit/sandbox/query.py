@@ -15,7 +15,7 @@ from ..schema import AttributeInfo, ObjectInfo
 from .catalog import Catalog
 from .problems import ApiProblem
 from .store import Record, Store
-from .values import parse_iso, format_timestamp
+from .values import format_timestamp, parse_iso
 
 __all__ = ["compile_filter", "run_query", "sort_records"]
 

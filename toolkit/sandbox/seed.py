@@ -5,10 +5,40 @@ thing's name, so two runs (and two machines) hand out the same ids and recorded 
 stable. A seed file adds custom objects, attributes, options, statuses and members on top; a
 pulled workspace (`WorkspaceSchema.as_dict()`, e.g. from the local cache) replaces the standard
 schema altogether so a user can rehearse against a copy of their own.
+
+A seed file (TOML shown; JSON with the same keys works too)::
+
+    [workspace]                      # all optional
+    name = "Acme"
+    slug = "acme"                    # used in web_url and in the stable ids
+    activate = ["users", "workspaces"]
+
+    [[members]]
+    email_address = "ops@acme.com"   # first_name, last_name, access_level (admin|member|suspended)
+
+    [[objects]]
+    api_slug = "projects"            # singular_noun, plural_noun
+
+    [[attributes]]
+    object = "projects"
+    api_slug = "code"
+    type = "text"                    # any of the 17 attribute types
+    is_unique = true                 # is_required, is_multiselect, is_writable, is_archived, title
+    # select: options = ["A", {title = "B", is_archived = true}]
+    # status: statuses = ["Open", {title = "Won", celebration_enabled = true}]
+    # currency: default_currency_code = "EUR"
+    # record-reference: allowed_objects = ["companies"], and for a two-way relationship
+    #   relationship = {object = "companies", api_slug = "projects", is_multiselect = true}
+
+    [[options]]                      # more options for an existing select attribute
+    object = "companies"
+    attribute = "categories"
+    title = "Robotics"               # [[statuses]] alike
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 import uuid
@@ -356,7 +386,7 @@ def from_schema_dict(data: Mapping[str, Any], config: SandboxConfig | None = Non
 
     * `WorkspaceSchema.as_dict()` (keys workspace, objects, attributes, options, statuses,
       members, with ids): served as it is; its objects are the activated ones.
-    * A seed (see `docs` in `toolkit/sandbox/README` and the tests): the standard schema plus
+    * A seed (the format is in this module's docstring): the standard schema plus
       ``objects``, ``attributes`` (with ``object``, and optional ``options``, ``statuses``,
       ``allowed_objects``, ``relationship``), ``options``, ``statuses`` and ``members``;
       ``workspace.activate`` adds to the activated standard objects.
@@ -385,8 +415,6 @@ def _from_pulled(data: Mapping[str, Any]) -> WorkspaceSchema:
 
 
 def _from_seed(data: Mapping[str, Any], config: SandboxConfig) -> WorkspaceSchema:
-    import dataclasses
-
     ws_part = data.get("workspace") or {}
     activate = set(config.activate) | set(ws_part.get("activate") or ())
     try:

@@ -91,7 +91,7 @@ class Store:
 
     def get(self, obj: ObjectInfo, record_id: str) -> Record:
         """The record, or 404 `not_found` (api-notes 5.5)."""
-        record = self.records[obj.object_id].get(record_id)
+        record = self.records[obj.object_id].get(record_id) or self.records[obj.object_id].get(record_id.lower())
         if record is None:
             raise not_found(f'Record with ID "{record_id}" not found.')
         return record

@@ -359,12 +359,17 @@ def coerce_phone(item: Any, ctx: Options) -> JSON:
         parsed = phonenumbers.parse(number, country)
     except phonenumbers.NumberParseException:
         parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
+    check = phonenumbers.is_valid_number if ctx.phone_validation == "valid" else phonenumbers.is_possible_number
+    if parsed is None or not check(parsed):
         raise Invalid([validation_item("invalid", ["original_phone_number"], "Invalid phone number")])
-    region = phonenumbers.region_code_for_number(parsed)
+    # The read shape's country_code is never null: a number outside any region's plan (only
+    # reachable with phone_validation="possible") takes its calling code's main region.
+    region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
+        parsed.country_code
+    )
     return {
         "original_phone_number": number,
-        "country_code": region if region in COUNTRY_CODES else country,
+        "country_code": region if region in COUNTRY_CODES else country or region,
         "phone_number": phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         "attribute_type": "phone-number",
     }
@@ -456,11 +461,14 @@ def coerce_personal_name(item: Any, ctx: Options) -> JSON:
 class Options:
     """What a scalar coercer needs to know beyond the item (strictness, the currency code)."""
 
-    __slots__ = ("currency_code", "strict_precision")
+    __slots__ = ("currency_code", "phone_validation", "strict_precision")
 
-    def __init__(self, *, strict_precision: bool = True, currency_code: str | None = None) -> None:
+    def __init__(
+        self, *, strict_precision: bool = True, currency_code: str | None = None, phone_validation: str = "valid"
+    ) -> None:
         self.strict_precision = strict_precision
         self.currency_code = currency_code
+        self.phone_validation = phone_validation
 
 
 SCALAR_COERCERS: dict[str, Callable[[Any, Options], JSON]] = {
