@@ -98,7 +98,7 @@ def to_number(item: Any, ctx: Context) -> int | float | None:
         if item.bit_length() > 1023:
             return ctx.refuse(item, "the integer is too large for a 64-bit float")
         if abs(item) > _EXACT_INT:
-            ctx.warn(f"{_short(item)} is beyond 2**53; Attio stores numbers as 64-bit floats and may round it")
+            ctx.warn(f"{preview(item)} is beyond 2**53; Attio stores numbers as 64-bit floats and may round it")
         return item
     if isinstance(item, float):
         if not math.isfinite(item):
@@ -113,7 +113,7 @@ def to_number(item: Any, ctx: Context) -> int | float | None:
             return ctx.refuse(item, "the number is too large for a 64-bit float")
         if isinstance(number, int) and number.bit_length() > 1023:
             return ctx.refuse(item, "the integer is too large for a 64-bit float")
-        ctx.note(f"read the text {_short(item)!r} as the number {number!r}")
+        ctx.note(f"read the text {preview(item)!r} as the number {number!r}")
         return number
     return ctx.refuse(item, f"a {_kind(item)} is not a number")
 
@@ -242,7 +242,7 @@ def check_rating(item: Any, ctx: Context) -> dict[str, Any] | None:
         ctx.note(f"wrote the rating {number!r} as the integer {int(number)}")
         number = int(number)
     if not 0 <= number <= 5:
-        return ctx.refuse(item, f"{_short(number)} is outside 0 to 5", "a rating is 0, 1, 2, 3, 4 or 5")
+        return ctx.refuse(item, f"{preview(number)} is outside 0 to 5", "a rating is 0, 1, 2, 3, 4 or 5")
     return {"value": number}
 
 
@@ -262,9 +262,9 @@ def check_checkbox(item: Any, ctx: Context) -> dict[str, Any] | None:
         word = item.strip().lower() if isinstance(item, str) else str(item) if item in (0, 1) else ""
         if word in _TRUE or word in _FALSE:
             flag = word in _TRUE
-            ctx.note(f"read {_short(item)!r} as {str(flag).lower()}")
+            ctx.note(f"read {preview(item)!r} as {str(flag).lower()}")
             return {"value": flag}
-    return ctx.refuse(item, f"{_short(item)!r} is not a boolean", "send true or false")
+    return ctx.refuse(item, f"{preview(item)!r} is not a boolean", "send true or false")
 
 
 def _string_places(text: str) -> int:
@@ -273,10 +273,6 @@ def _string_places(text: str) -> int:
     except InvalidOperation:
         return 0
     return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _short(value: Any) -> Any:
-    return preview(value)
 
 
 def _kind(value: Any) -> str:

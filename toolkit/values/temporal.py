@@ -224,11 +224,11 @@ def _lenient(text: str, item: str, ctx: Context, kind: str) -> _Moment | None:
     if moment is None:
         return None
     notes = [f"read {text!r} as a {kind} written in words"]
-    if date_only:
-        notes.append("no time given: read as midnight UTC (Attio's rule)" if kind == "timestamp" else "")
-    elif first.tzinfo is None:
-        notes.extend(moment.notes)
-    return _Moment(moment.utc, moment.nanos, date_only, first.date(), tuple(n for n in notes if n))
+    if not date_only:
+        notes.extend(moment.notes)  # "no time zone given", when none was
+    elif kind == "timestamp":
+        notes.append("no time given: read as midnight UTC (Attio's rule)")
+    return _Moment(moment.utc, moment.nanos, date_only, first.date(), tuple(notes))
 
 
 def _epoch_hint(number: float, kind: str) -> str | None:
