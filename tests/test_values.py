@@ -362,3 +362,16 @@ def test_prepare_record_collects_every_problem_of_every_attribute() -> None:
     assert [p.attribute for p in result.problems] == [
         "people.email_addresses", "people.tier", "people.nmae", "people.avatar_url", "people.job_title",
     ]
+
+
+def test_python_dates_and_datetimes_are_taken_from_library_callers() -> None:
+    from datetime import date, datetime, timedelta, timezone
+
+    assert run("people.birthday", date(2023, 9, 28)).value == [{"value": "2023-09-28"}]
+    stamp = run("people.last_seen", date(2023, 9, 28))
+    assert stamp.value == [{"value": "2023-09-28T00:00:00.000000000Z"}] and stamp.notes
+    aware = datetime(2023, 1, 2, 23, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-10)))
+    assert run("people.last_seen", aware).value == [{"value": "2023-01-03T09:00:00.123456000Z"}]
+    assert run("people.birthday", aware).value == [{"value": "2023-01-03"}]
+    naive = run("people.last_seen", datetime(2023, 1, 2, 3, 4, 5))
+    assert naive.value == [{"value": "2023-01-02T03:04:05.000000000Z"}] and "UTC" in naive.notes[0]

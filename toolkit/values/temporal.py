@@ -127,7 +127,8 @@ def _read(item: Any, ctx: Context, kind: str) -> _Moment | None:
     if isinstance(item, datetime):
         return _from_datetime(item, ctx)
     if isinstance(item, date):
-        return _Moment(datetime(item.year, item.month, item.day), 0, True, item, ())
+        notes = ("no time given: read as midnight UTC (Attio's rule)",) if kind == "timestamp" else ()
+        return _Moment(datetime(item.year, item.month, item.day), 0, True, item, notes)
     if isinstance(item, bool) or not isinstance(item, (str, int, float)):
         return ctx.refuse(item, f"a {type(item).__name__} is not a {kind}")
     if not isinstance(item, str):
