@@ -96,6 +96,9 @@ def check_status(item: Any, ctx: Context) -> dict[str, Any] | None:
     return _choose(item, ctx, "status", "status")
 
 
+_PLURAL = {"option": "options", "status": "statuses"}
+
+
 def _choose(item: Any, ctx: Context, key: str, noun: str) -> dict[str, Any] | None:
     _, item = unwrap(item, key, ctx)
     if item is REFUSED:
@@ -118,7 +121,7 @@ def _choose(item: Any, ctx: Context, key: str, noun: str) -> dict[str, Any] | No
         active = [m for m in matches if not m.is_archived]
         if len(active) > 1:
             titles = ", ".join(repr(m.title) for m in active)
-            return ctx.refuse(item, f"the {noun} title matches several {noun}s when case is ignored: {titles}")
+            return ctx.refuse(item, f"the {noun} title matches several {_PLURAL[noun]} when case is ignored: {titles}")
         found = active[0] if active else (matches[0] if matches else None)
         if found is not None and not found.is_archived:
             ctx.note(f"matched {item!r} to the {noun} {found.title!r}")
@@ -136,10 +139,10 @@ def _suggest(item: str, index: ChoiceIndex, noun: str) -> str:
     if near:
         return "did you mean " + " or ".join(repr(t) for t in near) + "?"
     if not index.active_titles:
-        return f"this attribute has no active {noun}s in the cached schema (run `attio-sync schema pull`?)"
+        return f"this attribute has no active {_PLURAL[noun]} in the cached schema (run `attio-sync schema pull`?)"
     shown = ", ".join(repr(t) for t in index.active_titles[:8])
     more = "" if len(index.active_titles) <= 8 else f" and {len(index.active_titles) - 8} more"
-    return f"the {noun}s are {shown}{more}"
+    return f"the {_PLURAL[noun]} are {shown}{more}"
 
 
 def check_actor(item: Any, ctx: Context) -> dict[str, Any] | None:

@@ -262,6 +262,8 @@ def check_phone(item: Any, ctx: Context) -> dict[str, Any] | None:
     if text is None:
         return None
     text = text.strip()
+    if text[:4].lower() == "tel:":  # an RFC 3966 link, as copied from a web page
+        text = text[4:].strip()
     if len(text) > _PHONE_MAX:
         return ctx.refuse(item, f"{len(text):,} characters is too long for a phone number")
     international = text.startswith("+")
@@ -285,8 +287,8 @@ def check_phone(item: Any, ctx: Context) -> dict[str, Any] | None:
         country = given_country
     if not international:
         ctx.note(f"read the national number {text!r} in region {region}: {e164}")
-    elif e164 != text:
-        ctx.note(f"wrote {text!r} as {e164} (E.164)")
+    elif e164 != item:
+        ctx.note(f"wrote {item!r} as {e164} (E.164)")
     if warning:
         ctx.warn(warning)
     return {"original_phone_number": e164, "country_code": country}

@@ -150,7 +150,8 @@ def check_location(item: Any, ctx: Context) -> dict[str, Any] | str | None:
             result[key] = None
             continue
         if key in ("latitude", "longitude") and isinstance(value, (int, float)) and not isinstance(value, bool):
-            text = repr(value)
+            # Fixed-point, never "1e-05" (the spec's pattern has no exponent); Attio keeps 9 places.
+            text = f"{value:.9f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
             ctx.note(f"wrote the {key} {text} as text (Attio takes coordinates as strings)")
             value = text
         if not isinstance(value, str):
