@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
@@ -112,6 +112,7 @@ class AttioClient:
         max_concurrency: requests in flight at once.
         transport: an httpx transport to use instead of the network (tests, the sandbox).
         on_attempt: called with an `Attempt` after every try.
+        clock, sleep: the time source and the wait between retries (replaceable in tests).
 
     Use it as an async context manager, or call `aclose()`.
     """
@@ -128,6 +129,8 @@ class AttioClient:
         max_concurrency: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
         on_attempt: AttemptHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         secret = api_key if isinstance(api_key, Secret) else Secret(api_key)
         if not secret:
@@ -137,6 +140,8 @@ class AttioClient:
         self.budgets = Budgets.per_second(read_rate, write_rate)
         self.on_attempt = on_attempt
         self.requests_sent = 0
+        self._clock = clock
+        self._sleep = sleep
         self._slots = asyncio.Semaphore(max_concurrency)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -201,12 +206,12 @@ class AttioClient:
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         safe_to_repeat = is_idempotent(method, path) if idempotent is None else idempotent
         budget = self.budgets.for_request(method, path)
-        first_start = time.monotonic()
+        first_start = self._clock()
         attempt = 0
         while True:
             attempt += 1
             await budget.acquire()
-            started = time.monotonic()
+            started = self._clock()
             response: httpx.Response | None = None
             try:
                 async with self._slots:
@@ -222,13 +227,13 @@ class AttioClient:
 
             retry = should_retry(error, idempotent=safe_to_repeat) and attempt < self.policy.max_attempts
             wait = self.policy.wait_for(error, attempt) if retry else 0.0
-            if retry and time.monotonic() + wait - first_start > self.policy.deadline:
+            if retry and self._clock() + wait - first_start > self.policy.deadline:
                 retry, wait = False, 0.0
             self._report(method, path, query, attempt, started, response=response, error=error,
                          will_retry=retry, wait=wait)
             if not retry:
                 raise error
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
 
     def _report(
         self,
@@ -251,8 +256,8 @@ class AttioClient:
                 path=path,
                 params=dict(query),
                 attempt=attempt,
-                started_at=time.time() - (time.monotonic() - started),
-                latency=time.monotonic() - started,
+                started_at=time.time() - (self._clock() - started),
+                latency=self._clock() - started,
                 status=response.status_code if response is not None else None,
                 code=error.code if error else None,
                 message=error.message if error else None,

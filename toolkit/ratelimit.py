@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 __all__ = ["Budgets", "RateLimiter", "budget_for"]
 
+_EPSILON = 1e-9
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -59,7 +61,9 @@ class RateLimiter:
         async with self._lock:
             while True:
                 now = self._clock()
-                while self._grants and now - self._grants[0] >= self.window:
+                # The epsilon stops a wait of one float ulp from looping forever when
+                # `now + wait` rounds to just short of the window's end.
+                while self._grants and now - self._grants[0] >= self.window - _EPSILON:
                     self._grants.popleft()
                 if len(self._grants) < self.limit:
                     self._grants.append(now)
