@@ -143,3 +143,13 @@ NAME_PART = st.text(st.characters(categories=["L"]), min_size=1, max_size=12)
 def test_last_comma_first_names_split_at_the_comma(first: str, last: str) -> None:
     result = prepare(f"{last}, {first}", attribute("people.name"), SCHEMA)
     assert result.value == [{"first_name": first, "last_name": last, "full_name": f"{first} {last}"}]
+
+
+@PROPERTY
+@given(st.sampled_from(ATTRIBUTES), st.none() | PLAUSIBLE | JSONISH)
+def test_a_value_and_a_list_of_it_are_the_same(attr, value) -> None:  # type: ignore[no-untyped-def]
+    assume(not isinstance(value, list))
+    alone, listed = prepare(value, attr, SCHEMA), prepare([value], attr, SCHEMA)
+    assert (alone.ok, alone.value, alone.skip) == (listed.ok, listed.value, listed.skip)
+    # The same reasons, too (a multiselect list also numbers its elements in `index`).
+    assert [p.reason for p in listed.problems] == [p.reason for p in alone.problems]
