@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..schema import AttributeInfo, WorkspaceSchema
-from .result import Context, closest
+from .result import Context, did_you_mean
 from .scalars import REFUSED, clean_str, unwrap
 
 __all__ = ["UUID", "ChoiceIndex", "check_actor", "check_select", "check_status", "fast_select", "fast_status"]
@@ -135,14 +135,11 @@ def _choose(item: Any, ctx: Context, key: str, noun: str) -> dict[str, Any] | No
 
 
 def _suggest(item: str, index: ChoiceIndex, noun: str) -> str:
-    near = closest(item, index.active_titles)
-    if near:
-        return "did you mean " + " or ".join(repr(t) for t in near) + "?"
     if not index.active_titles:
         return f"this attribute has no active {_PLURAL[noun]} in the cached schema (run `attio-sync schema pull`?)"
     shown = ", ".join(repr(t) for t in index.active_titles[:8])
     more = "" if len(index.active_titles) <= 8 else f" and {len(index.active_titles) - 8} more"
-    return f"the {_PLURAL[noun]} are {shown}{more}"
+    return did_you_mean(item, index.active_titles, f"the {_PLURAL[noun]} are {shown}{more}", quote=True)
 
 
 def check_actor(item: Any, ctx: Context) -> dict[str, Any] | None:
@@ -156,13 +153,15 @@ def check_actor(item: Any, ctx: Context) -> dict[str, Any] | None:
                 return ctx.refuse(item, "an actor object has referenced_actor_type and referenced_actor_id only")
             if item["referenced_actor_type"] != "workspace-member":
                 # Only workspace members can be written (api-notes 4.2 actor-reference).
-                return ctx.refuse(item, "only workspace-member actors can be written", 'set "referenced_actor_type": "workspace-member"')
+                hint = 'set "referenced_actor_type": "workspace-member"'
+                return ctx.refuse(item, "only workspace-member actors can be written", hint)
             item, by_email = item["referenced_actor_id"], False
         else:
             return ctx.refuse(
                 item,
                 "not an actor reference object",
-                'send the member\'s email, or {"referenced_actor_type": "workspace-member", "referenced_actor_id": ...}',
+                "send the member's email, or "
+                '{"referenced_actor_type": "workspace-member", "referenced_actor_id": ...}',
             )
         if item is REFUSED:
             return None
@@ -176,8 +175,7 @@ def check_actor(item: Any, ctx: Context) -> dict[str, Any] | None:
     member = ctx.schema.find_member(text)
     if member is None:
         emails = [m.email_address for m in ctx.schema.members]
-        near = closest(text, emails)
-        hint = ("did you mean " + " or ".join(near) + "?") if near else "the member must be in the cached schema"
+        hint = did_you_mean(text, emails, "the member must be in the cached schema")
         return ctx.refuse(item, "no workspace member with this email or id", hint)
     if member.access_level == "suspended":
         ctx.warn(f"{member.email_address} is a suspended workspace member")

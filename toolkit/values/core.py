@@ -21,7 +21,7 @@ from ..schema import AttributeInfo, WorkspaceSchema
 from .choices import ChoiceIndex, check_actor, check_select, check_status, fast_select, fast_status
 from .contact import check_domain, check_email, check_phone, fast_email
 from .references import ReferenceIndex, check_record_reference
-from .result import DEFAULT_OPTIONS, EXPECTED, Context, Prepared, Problem, ValueOptions, closest, preview
+from .result import DEFAULT_OPTIONS, EXPECTED, Context, Prepared, Problem, ValueOptions, did_you_mean, preview
 from .scalars import (
     check_checkbox,
     check_currency,
@@ -253,20 +253,20 @@ def prepare_slug(
     """
     where = f"{object_slug}.{attribute_slug}"
     if schema.find_object(object_slug) is None:
-        near = closest(object_slug, [o.api_slug for o in schema.objects])
-        hint = ("did you mean " + " or ".join(near) + "?") if near else "activate it in Attio and pull the schema"
+        slugs = [o.api_slug for o in schema.objects]
+        hint = did_you_mean(object_slug, slugs, "activate it in Attio and pull the schema")
         return _unknown(where, value, f"no activated object {object_slug!r} in the cached schema", hint)
     attribute = schema.find_attribute(object_slug, attribute_slug)
     if attribute is None:
         slugs = [a.api_slug for a in schema.attributes_of(object_slug) if not a.is_archived]
-        near = closest(attribute_slug, slugs)
-        hint = ("did you mean " + " or ".join(near) + "?") if near else "create it in Attio and pull the schema"
+        hint = did_you_mean(attribute_slug, slugs, "create it in Attio and pull the schema")
         return _unknown(where, value, f"{object_slug} has no attribute {attribute_slug!r}", hint)
     return prepare(value, attribute, schema, options=options)
 
 
 def _unknown(where: str, value: Any, reason: str, hint: str) -> Prepared:
-    return Prepared(False, problems=(Problem(where, preview(value), "an attribute in the cached schema", reason, hint),))
+    problem = Problem(where, preview(value), "an attribute in the cached schema", reason, hint)
+    return Prepared(False, problems=(problem,))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 from ..schema import AttributeInfo, ObjectInfo, WorkspaceSchema
 from .choices import UUID
 from .contact import check_domain, check_email, check_phone
-from .result import Context, closest
+from .result import Context, did_you_mean
 from .scalars import check_number, check_text
 
 __all__ = ["ReferenceIndex", "check_record_reference"]
@@ -139,8 +139,8 @@ def _object_form(item: dict[Any, Any], ctx: Context, index: ReferenceIndex) -> d
         return ctx.refuse(item, "target_object must be an object slug or id")
     target = ctx.schema.find_object(target_name)
     if target is None:
-        near = closest(target_name, [o.api_slug for o in ctx.schema.objects])
-        hint = ("did you mean " + " or ".join(near) + "?") if near else "activate it in Attio and pull the schema"
+        slugs = [o.api_slug for o in ctx.schema.objects]
+        hint = did_you_mean(target_name, slugs, "activate it in Attio and pull the schema")
         return ctx.refuse(item, f"no activated object {target_name!r}", hint)
     if not index.any_object and target not in index.allowed:
         return ctx.refuse(item, f"this attribute may point at {_allowed(index)}, not {target.api_slug}")
@@ -172,16 +172,22 @@ def _object_form(item: dict[Any, Any], ctx: Context, index: ReferenceIndex) -> d
 def _matching_form(item: Any, key: Any, value: Any, target: ObjectInfo, ctx: Context) -> dict[str, Any] | None:
     attribute = ctx.schema.find_attribute(target.api_slug, str(key))
     if attribute is None:
-        near = closest(str(key), [a.api_slug for a in ctx.schema.attributes_of(target.api_slug) if a.is_unique])
-        hint = ("did you mean " + " or ".join(near) + "?") if near else "use target_record_id"
+        uniques = [a.api_slug for a in ctx.schema.attributes_of(target.api_slug) if a.is_unique]
+        hint = did_you_mean(str(key), uniques, "use target_record_id")
         return ctx.refuse(item, f"{target.api_slug} has no attribute {key!r}", hint)
     checker = _MATCHABLE.get(attribute.type)
     if checker is None:
-        return ctx.refuse(item, f"{attribute.api_slug} is a {attribute.type} attribute; references match on domain, email, number, phone or text")
+        return ctx.refuse(
+            item,
+            f"{attribute.api_slug} is a {attribute.type} attribute; "
+            "references match on domain, email, number, phone or text",
+        )
     if attribute.is_archived:
         return ctx.refuse(item, f"{target.api_slug}.{attribute.api_slug} is archived")
     if not attribute.is_unique:
-        uniques = [a.api_slug for a in ctx.schema.attributes_of(target.api_slug) if a.is_unique and a.type in _MATCHABLE]
+        uniques = [
+            a.api_slug for a in ctx.schema.attributes_of(target.api_slug) if a.is_unique and a.type in _MATCHABLE
+        ]
         return ctx.refuse(
             item,
             f"{target.api_slug}.{attribute.api_slug} is not unique; only unique attributes are sure to match",

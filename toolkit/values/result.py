@@ -28,6 +28,7 @@ __all__ = [
     "Problem",
     "ValueOptions",
     "closest",
+    "did_you_mean",
     "preview",
 ]
 
@@ -93,6 +94,14 @@ def closest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     pool = {c.casefold(): c for c in candidates}
     found = difflib.get_close_matches(word.casefold()[:200], list(pool), n=n, cutoff=0.6)
     return [pool[f] for f in found]
+
+
+def did_you_mean(word: str, candidates: Iterable[str], otherwise: str, *, quote: bool = False) -> str:
+    """A hint naming the closest candidates ("did you mean x or y?"), else `otherwise`."""
+    near = closest(word, candidates)
+    if not near:
+        return otherwise
+    return "did you mean " + " or ".join(repr(n) if quote else n for n in near) + "?"
 
 
 @dataclass(frozen=True)
@@ -232,7 +241,9 @@ class Context:
             # Checkers return None only after recording why; this keeps a slip from sending None.
             self.refuse(written, "the value could not be checked")
         if self.problems:
-            return Prepared(False, problems=tuple(self.problems), notes=tuple(self.notes), warnings=tuple(self.warnings))
+            return Prepared(
+                False, problems=tuple(self.problems), notes=tuple(self.notes), warnings=tuple(self.warnings)
+            )
         return Prepared(True, written, (), tuple(self.notes), tuple(self.warnings))
 
     def child(self, prefix: str, index_data: Any = None) -> Context:

@@ -204,7 +204,8 @@ def check_currency(item: Any, ctx: Context) -> dict[str, Any] | None:
         if item["currency_code"] != default or default is None:
             return ctx.refuse(
                 item,
-                f"currency_code cannot be written; Attio uses the attribute's default currency ({default or 'none set'})",
+                "currency_code cannot be written; Attio uses the attribute's default currency "
+                f"({default or 'none set'})",
                 'send {"currency_value": n} only',
             )
         # The code it would get anyway: drop it rather than send a key Attio may refuse.

@@ -138,10 +138,12 @@ def check_location(item: Any, ctx: Context) -> dict[str, Any] | str | None:
             ctx.note("trimmed surrounding spaces")
         return text.strip()
     if not isinstance(item, dict):
-        return ctx.refuse(item, f"a {type(item).__name__} is not a location", 'write "1 Infinite Loop, Cupertino, CA, US"')
+        hint = 'write "1 Infinite Loop, Cupertino, CA, US"'
+        return ctx.refuse(item, f"a {type(item).__name__} is not a location", hint)
     extra = sorted(str(k) for k in item if k not in LOCATION_KEYS)
     if extra:
-        return ctx.refuse(item, f"unexpected keys in a location: {', '.join(extra[:5])}", f"the keys are {', '.join(LOCATION_KEYS)}")
+        reason = f"unexpected keys in a location: {', '.join(extra[:5])}"
+        return ctx.refuse(item, reason, f"the keys are {', '.join(LOCATION_KEYS)}")
     result: dict[str, Any] = {}
     missing = [key for key in LOCATION_KEYS if key not in item]
     for key in LOCATION_KEYS:
