@@ -115,6 +115,13 @@ def _spec() -> tuple[Any, dict[str, Any], list[tuple[re.Pattern[str], str, int]]
     with SPEC_PATH.open(encoding="utf-8") as handle:
         document = yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader
     _mend(document)
+    # Auth is not what conformance checks (the sandbox tests it), and openapi-core cannot
+    # evaluate the document's oauth2 scheme (it warns "Unsupported scheme type").
+    document.pop("security", None)
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                operation.pop("security", None)
     templates = []
     for template in document["paths"]:
         pattern = re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", template) + "$")

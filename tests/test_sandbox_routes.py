@@ -163,3 +163,18 @@ def test_conformance_check_can_fail(sandbox: Harness) -> None:
         validate_response("POST", "/v2/objects/companies/records", 200, {"data": record}, {"data": {"values": {}}})
     with pytest.raises(ConformanceError):
         validate_response("GET", "/v2/objects", 401, {"status_code": 401, "message": "no"})
+
+
+def test_request_conformance_helper() -> None:
+    """The helper the client's tests use: Attio's document allows array values, refuses extra keys."""
+    from openapi_check import validate_request
+
+    require_spec()
+    validate_request("PUT", "/v2/objects/people/records?matching_attribute=email_addresses",
+                     {"data": {"values": {"email_addresses": ["ada@example.com"]}}})  # fmt: skip
+    validate_request("POST", "/v2/objects/people/records/query", {"filter": {"name": "Ada"}, "limit": 10})
+    with pytest.raises(ConformanceError):
+        validate_request("PUT", "/v2/objects/people/records?matching_attribute=email_addresses",
+                         {"data": {"values": {}, "extra": True}})  # fmt: skip
+    with pytest.raises(ConformanceError):
+        validate_request("PUT", "/v2/objects/people/records", {"data": {"values": {}}})  # no matching_attribute
