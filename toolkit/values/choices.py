@@ -100,7 +100,7 @@ _PLURAL = {"option": "options", "status": "statuses"}
 
 
 def _choose(item: Any, ctx: Context, key: str, noun: str) -> dict[str, Any] | None:
-    _, item = unwrap(item, key, ctx)
+    item = unwrap(item, key, ctx)
     if item is REFUSED:
         return None
     if isinstance(item, (int, float)) and not isinstance(item, bool):
@@ -147,7 +147,7 @@ def check_actor(item: Any, ctx: Context) -> dict[str, Any] | None:
     by_email = True
     if isinstance(item, dict):
         if "workspace_member_email_address" in item:
-            _, item = unwrap(item, "workspace_member_email_address", ctx)
+            item = unwrap(item, "workspace_member_email_address", ctx)
         elif "referenced_actor_id" in item or "referenced_actor_type" in item:
             if set(item) != {"referenced_actor_type", "referenced_actor_id"}:
                 return ctx.refuse(item, "an actor object has referenced_actor_type and referenced_actor_id only")

@@ -106,7 +106,7 @@ def fast_email(item: Any, _index: Any) -> dict[str, Any] | None:
 
 def check_email(item: Any, ctx: Context) -> dict[str, Any] | None:
     """email-address: ``"a@b.com"`` or ``{"email_address": "a@b.com"}``."""
-    _, item = unwrap(item, "email_address", ctx)
+    item = unwrap(item, "email_address", ctx)
     if item is REFUSED:
         return None
     if not isinstance(item, str):
@@ -177,7 +177,7 @@ def normalise_domain(text: str) -> tuple[str | None, str | None, str | None]:
 
 def check_domain(item: Any, ctx: Context) -> dict[str, Any] | None:
     """domain: ``"app.attio.com"`` or ``{"domain": ...}``; a website URL becomes its host."""
-    _, item = unwrap(item, "domain", ctx)
+    item = unwrap(item, "domain", ctx)
     if item is REFUSED:
         return None
     if not isinstance(item, str):

@@ -63,27 +63,28 @@ def clean_str(item: str, ctx: Context, *, limit: int = MAX_TEXT_BYTES) -> str | 
     return item
 
 
-def unwrap(item: Any, key: str, ctx: Context, *, extra_ok: bool = False) -> tuple[bool, Any]:
-    """Take the inner value out of an explicit object form like ``{"value": x}``.
+#: What `unwrap` returns after refusing an object of the wrong shape.
+REFUSED: Any = object()
 
-    Returns ``(True, inner)`` when `item` is that form, ``(False, item)`` when it is not a
-    dict at all, and ``(True, _REFUSED)`` after recording a problem when it is a dict of
-    another shape (a missing `key`, or extra keys where Attio forbids them).
+
+def unwrap(item: Any, key: str, ctx: Context) -> Any:
+    """The inner value of an explicit object form like ``{"value": x}``.
+
+    Returns the inner value when `item` is that form, `item` itself when it is not a dict,
+    and `REFUSED` after recording a problem when it is a dict of another shape (without
+    `key`, or with other keys beside it: these forms allow no others).
     """
     if not isinstance(item, dict):
-        return False, item
+        return item
     if key not in item:
         keys = ", ".join(sorted(map(str, item))[:5]) or "none"
         ctx.refuse(item, f'an object without the "{key}" key (keys: {keys})', f'write {{"{key}": ...}}')
-        return True, REFUSED
-    if not extra_ok and len(item) > 1:
+        return REFUSED
+    if len(item) > 1:
         extra = sorted(str(k) for k in item if k != key)
         ctx.refuse(item, f"unexpected keys beside \"{key}\": {', '.join(extra[:5])}", f'write only {{"{key}": ...}}')
-        return True, REFUSED
-    return True, item[key]
-
-
-REFUSED: Any = object()
+        return REFUSED
+    return item[key]
 
 
 def to_number(item: Any, ctx: Context) -> int | float | None:
@@ -152,7 +153,7 @@ def fast_checkbox(item: Any, _index: Any) -> dict[str, Any] | None:
 
 def check_text(item: Any, ctx: Context) -> dict[str, Any] | None:
     """text: a string, or ``{"value": "..."}``; numbers (numeric ids) become text with a note."""
-    _, item = unwrap(item, "value", ctx)
+    item = unwrap(item, "value", ctx)
     if item is REFUSED:
         return None
     if isinstance(item, str):
@@ -179,7 +180,7 @@ def check_number(item: Any, ctx: Context) -> dict[str, Any] | None:
     [unconfirmed] (api-notes 4.2, number). We round to 4 places with a warning, so what we send
     is accepted for sure and is exactly what Attio will hold.
     """
-    _, item = unwrap(item, "value", ctx)
+    item = unwrap(item, "value", ctx)
     if item is REFUSED:
         return None
     number = to_number(item, ctx)
@@ -211,7 +212,7 @@ def check_currency(item: Any, ctx: Context) -> dict[str, Any] | None:
         # The code it would get anyway: drop it rather than send a key Attio may refuse.
         ctx.note(f"dropped currency_code {default!r}, the attribute's own currency")
         item = {k: v for k, v in item.items() if k != "currency_code"}
-    _, item = unwrap(item, "currency_value", ctx)
+    item = unwrap(item, "currency_value", ctx)
     if item is REFUSED:
         return None
     number = to_number(item, ctx)
@@ -231,7 +232,7 @@ def check_rating(item: Any, ctx: Context) -> dict[str, Any] | None:
     Whole floats (4.0) become integers with a note. Fractions are refused: the docs say "pass
     an integer" and whether fractions pass is [unconfirmed] (api-notes 4.2, rating).
     """
-    _, item = unwrap(item, "value", ctx)
+    item = unwrap(item, "value", ctx)
     if item is REFUSED:
         return None
     number = to_number(item, ctx)
@@ -254,7 +255,7 @@ def check_checkbox(item: Any, ctx: Context) -> dict[str, Any] | None:
     a note. Attio itself takes the strings "true" and "false" (api-notes 4.2), but we always
     send a real boolean so the write form is the same however the value came in.
     """
-    _, item = unwrap(item, "value", ctx)
+    item = unwrap(item, "value", ctx)
     if item is REFUSED:
         return None
     if isinstance(item, bool):

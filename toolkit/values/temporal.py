@@ -76,7 +76,7 @@ def check_date(item: Any, ctx: Context) -> dict[str, Any] | None:
     calendar date wins ("2023-01-02T23:00:00-10:00" is 2023-01-03); without one, the date as
     written.
     """
-    _, item = unwrap(item, "value", ctx)
+    item = unwrap(item, "value", ctx)
     if item is REFUSED:
         return None
     if isinstance(item, str) and len(item) == 10 and _ISO.fullmatch(item):
@@ -108,7 +108,7 @@ def check_timestamp(item: Any, ctx: Context) -> dict[str, Any] | None:
     No zone means UTC (Attio's rule, api-notes 4.2, timestamp), said in a note; offsets are
     converted; partial values ("2023-01-02") are completed with zeros, as Attio does.
     """
-    _, item = unwrap(item, "value", ctx)
+    item = unwrap(item, "value", ctx)
     if item is REFUSED:
         return None
     moment = _read(item, ctx, "timestamp")
