@@ -111,7 +111,7 @@ class Cache:
                 (schema.objects, schema.attributes, schema.options, schema.statuses, schema.members),
                 _SNAPSHOT_TABLES,
             ):
-                session.add_all(row_type(pull_id=pull.id, **asdict(item)) for item in items)
+                session.add_all(row_type(pull_id=pull.id, seq=seq, **asdict(item)) for seq, item in enumerate(items))
             self._drop_old_pulls(session)
         return pull
 
@@ -156,13 +156,14 @@ class Cache:
                 raise SchemaError(f"pull {pull_id} is not in the cache {self.url}")
             parts: list[tuple[Any, ...]] = []
             for row_type, info_type in _SNAPSHOT_TABLES:
-                rows = session.exec(select(row_type).where(col(row_type.pull_id) == pull_id))  # type: ignore[attr-defined]
+                rows = session.exec(select(row_type).where(col(row_type.pull_id) == pull_id)  # type: ignore[attr-defined]
+                                    .order_by(col(row_type.seq)))  # type: ignore[attr-defined]
                 parts.append(tuple(_info(info_type, row) for row in rows))
             objects, attributes, options, statuses, members = parts
             return WorkspaceSchema(
                 workspace=_info(WorkspaceInfo, workspace),
                 objects=objects,
-                attributes=tuple(sorted(attributes, key=lambda a: (a.object_slug, a.position))),
+                attributes=attributes,
                 options=options,
                 statuses=statuses,
                 members=members,
@@ -228,5 +229,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def utcnow() -> datetime:
-    """Now, in UTC, without tzinfo (SQLite stores naive datetimes)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Now, in UTC, timezone-aware (SQLModel refuses naive datetimes)."""
+    return datetime.now(timezone.utc)

@@ -58,6 +58,12 @@ def explain(exc: AttioSyncError, settings: Settings | None = None) -> str:
     return str(exc)
 
 
+def console() -> Console:
+    """Rich output; when piped, wide enough that tables do not wrap slugs mid-word."""
+    out = Console()
+    return out if out.is_terminal else Console(width=200)
+
+
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
@@ -76,6 +82,15 @@ def load_settings(ctx: click.Context, **options: Any) -> Settings:
     settings = Settings.load(**{k: v for k, v in options.items() if v is not None})
     ctx.meta[SETTINGS] = settings  # meta is shared by the whole context chain: _Cli reads it
     return settings
+
+
+def make_client(ctx: click.Context, settings: Settings) -> AttioClient:
+    """The client for a command. An httpx transport in the root context's `obj`
+    (``cli.main(obj={"transport": ...})``) replaces the network: the demo's in-process
+    sandbox and the CLI tests use it."""
+    obj = ctx.find_root().obj
+    transport = obj.get("transport") if isinstance(obj, dict) else None
+    return AttioClient.from_settings(settings, transport=transport)
 
 
 def open_settings_cache(ctx: click.Context, settings: Settings) -> Cache:
@@ -116,7 +131,7 @@ def schema_pull(ctx: click.Context, as_json: bool, **options: Any) -> None:
     cache = open_settings_cache(ctx, settings)
 
     async def pull() -> PullResult:
-        async with AttioClient.from_settings(settings) as client:
+        async with make_client(ctx, settings) as client:
             return await pull_schema(client, cache)
 
     result = run(pull())
@@ -134,21 +149,21 @@ def schema_pull(ctx: click.Context, as_json: bool, **options: Any) -> None:
             "inactive": inactive,
         }, indent=2))
         return
-    console = Console()
+    out = console()
     ws = result.schema.workspace
-    console.print(f"Pulled [bold]{ws.workspace_name or ws.workspace_id}[/] in {result.seconds:.2f}s "
+    out.print(f"Pulled [bold]{ws.workspace_name or ws.workspace_id}[/] in {result.seconds:.2f}s "
                   f"({result.requests} requests) into {cache.url}")
     table = Table("object", "attributes", title=None)
     for slug, count in result.attribute_counts().items():
         table.add_row(slug, str(count))
-    console.print(table)
-    console.print(f"{result.pull.options} select options, {result.pull.statuses} statuses, "
+    out.print(table)
+    out.print(f"{result.pull.options} select options, {result.pull.statuses} statuses, "
                   f"{result.pull.members} workspace members")
     for slug in ("users", "workspaces"):
         state = "activated" if result.schema.is_activated(slug) else "NOT activated"
-        console.print(f"{slug}: {state}")
+        out.print(f"{slug}: {state}")
     for slug, hint in inactive.items():
-        console.print(f"[yellow]warning[/]: {slug} is not activated, so {hint}")
+        out.print(f"[yellow]warning[/]: {slug} is not activated, so {hint}")
 
 
 @schema.command("show")
@@ -177,7 +192,7 @@ def _show_objects(snapshot: WorkspaceSchema, as_json: bool) -> None:
     table = Table("object", "singular", "plural", "attributes")
     for row in rows:
         table.add_row(row["api_slug"], row["singular_noun"] or "", row["plural_noun"] or "", str(row["attributes"]))
-    Console().print(table)
+    console().print(table)
 
 
 def _attribute_row(snapshot: WorkspaceSchema, attr: AttributeInfo) -> dict[str, Any]:
@@ -204,7 +219,7 @@ def _show_attributes(snapshot: WorkspaceSchema, object_slug: str, as_json: bool)
         table.add_row(row["api_slug"], row["title"], row["type"], mark[row["is_multiselect"]],
                       mark[row["is_unique"]], mark[row["is_required"]], mark[row["is_writable"]],
                       mark[row["is_archived"]], options)
-    Console().print(table)
+    console().print(table)
 
 
 @schema.command("diff")
@@ -225,11 +240,11 @@ def schema_diff(ctx: click.Context, as_json: bool, database: str | None) -> None
         click.echo(json.dumps({"from_pull": older.id, "to_pull": newer.id,
                                "changes": [c.as_dict() for c in changes]}, indent=2))
         return
-    console = Console()
-    console.print(f"pull {older.id} ({older.finished_at:%Y-%m-%d %H:%M}) -> "
+    out = console()
+    out.print(f"pull {older.id} ({older.finished_at:%Y-%m-%d %H:%M}) -> "
                   f"pull {newer.id} ({newer.finished_at:%Y-%m-%d %H:%M}): {len(changes)} changes")
     if changes:
         table = Table("change", "what", "detail")
         for change in changes:
             table.add_row(change.kind, change.subject, change.detail)
-        console.print(table)
+        out.print(table)

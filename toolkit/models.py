@@ -66,6 +66,7 @@ class CachedObject(SQLModel, table=True):
     __tablename__ = "object"
 
     pull_id: int = Field(foreign_key="schema_pull.id", primary_key=True)
+    seq: int = 0  # order within the snapshot, as Attio listed it
     object_id: str = Field(primary_key=True)
     api_slug: str = Field(index=True)
     singular_noun: str | None = None
@@ -79,6 +80,7 @@ class CachedAttribute(SQLModel, table=True):
     __tablename__ = "attribute"
 
     pull_id: int = Field(foreign_key="schema_pull.id", primary_key=True)
+    seq: int = 0  # order within the snapshot, as Attio listed it
     attribute_id: str = Field(primary_key=True)
     object_id: str
     object_slug: str = Field(index=True)
@@ -106,6 +108,7 @@ class CachedOption(SQLModel, table=True):
     __tablename__ = "select_option"
 
     pull_id: int = Field(foreign_key="schema_pull.id", primary_key=True)
+    seq: int = 0  # order within the snapshot, as Attio listed it
     option_id: str = Field(primary_key=True)
     attribute_id: str = Field(index=True)
     title: str
@@ -118,6 +121,7 @@ class CachedStatus(SQLModel, table=True):
     __tablename__ = "status"
 
     pull_id: int = Field(foreign_key="schema_pull.id", primary_key=True)
+    seq: int = 0  # order within the snapshot, as Attio listed it
     status_id: str = Field(primary_key=True)
     attribute_id: str = Field(index=True)
     title: str
@@ -132,6 +136,7 @@ class CachedMember(SQLModel, table=True):
     __tablename__ = "workspace_member"
 
     pull_id: int = Field(foreign_key="schema_pull.id", primary_key=True)
+    seq: int = 0  # order within the snapshot, as Attio listed it
     workspace_member_id: str = Field(primary_key=True)
     first_name: str | None = None
     last_name: str | None = None

@@ -20,6 +20,10 @@ def _pull_key() -> sa.Column:
     return sa.Column("pull_id", sa.Integer(), sa.ForeignKey("schema_pull.id"), primary_key=True)
 
 
+def _seq() -> sa.Column:
+    return sa.Column("seq", sa.Integer(), nullable=False)
+
+
 def upgrade() -> None:
     op.create_table(
         "schema_pull",
@@ -51,6 +55,7 @@ def upgrade() -> None:
     op.create_table(
         "object",
         _pull_key(),
+        _seq(),
         sa.Column("object_id", sa.String(), primary_key=True),
         sa.Column("api_slug", sa.String(), nullable=False),
         sa.Column("singular_noun", sa.String(), nullable=True),
@@ -61,6 +66,7 @@ def upgrade() -> None:
     op.create_table(
         "attribute",
         _pull_key(),
+        _seq(),
         sa.Column("attribute_id", sa.String(), primary_key=True),
         sa.Column("object_id", sa.String(), nullable=False),
         sa.Column("object_slug", sa.String(), nullable=False),
@@ -85,6 +91,7 @@ def upgrade() -> None:
     op.create_table(
         "select_option",
         _pull_key(),
+        _seq(),
         sa.Column("option_id", sa.String(), primary_key=True),
         sa.Column("attribute_id", sa.String(), nullable=False),
         sa.Column("title", sa.String(), nullable=False),
@@ -94,6 +101,7 @@ def upgrade() -> None:
     op.create_table(
         "status",
         _pull_key(),
+        _seq(),
         sa.Column("status_id", sa.String(), primary_key=True),
         sa.Column("attribute_id", sa.String(), nullable=False),
         sa.Column("title", sa.String(), nullable=False),
@@ -105,6 +113,7 @@ def upgrade() -> None:
     op.create_table(
         "workspace_member",
         _pull_key(),
+        _seq(),
         sa.Column("workspace_member_id", sa.String(), primary_key=True),
         sa.Column("first_name", sa.String(), nullable=True),
         sa.Column("last_name", sa.String(), nullable=True),

@@ -1,0 +1,104 @@
+"""The cache database: migrations match the models, snapshots round-trip and replace whole."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from attio_data import workspace
+from sqlmodel import SQLModel
+
+from toolkit.cache import KEEP_PULLS, Cache, load_schema, open_cache
+from toolkit.errors import CacheError, SchemaError
+from toolkit.models import SchemaPull
+from toolkit.cache import utcnow
+from toolkit.schema import WorkspaceSchema
+
+
+def snapshot(**kwargs: bool) -> WorkspaceSchema:
+    data = workspace(**kwargs)
+    return WorkspaceSchema.from_api(
+        self_body=data["self"], objects=data["objects"], attributes=data["attributes"],
+        options=[o for listed in data["options"].values() for o in listed],
+        statuses=[s for listed in data["statuses"].values() for s in listed],
+        members=data["members"])
+
+
+def new_pull() -> SchemaPull:
+    return SchemaPull(started_at=utcnow(), finished_at=utcnow(), base_url="https://api.attio.test")
+
+
+def test_an_empty_database_upgrades_to_exactly_the_models(tmp_path: Path) -> None:
+    cache = open_cache(str(tmp_path / "empty.db"))
+    with cache.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
+                                       SQLModel.metadata)
+    assert differences == []
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "empty.db").execute("select name from sqlite_master where type='table'")}
+    assert {"schema_pull", "workspace", "object", "attribute", "select_option", "status", "workspace_member",
+            "alembic_version"} <= tables
+
+
+def test_opening_twice_is_a_no_op(tmp_path: Path) -> None:
+    path = str(tmp_path / "twice.db")
+    open_cache(path).close()
+    open_cache(path).close()
+    (version,) = sqlite3.connect(path).execute("select version_num from alembic_version").fetchone()
+    assert version == "0001"
+
+
+def test_a_snapshot_round_trips(fresh_cache: Cache) -> None:
+    schema = snapshot()
+    pull = fresh_cache.save_schema(schema, new_pull())
+    loaded = fresh_cache.load_schema()
+    assert loaded == schema
+    assert loaded.snapshot_hash() == schema.snapshot_hash() == pull.snapshot_hash
+    assert (pull.objects, pull.attributes, pull.options, pull.statuses, pull.members) == (5, 26, 6, 4, 2)
+    assert loaded.find_attribute("people", "email_addresses").is_unique  # type: ignore[union-attr]
+    assert [o.title for o in loaded.options_of(loaded.attribute("people", "plan"))] == ["Free", "Pro", "Enterprise", "Legacy"]
+
+
+def test_no_schema_says_to_pull(fresh_cache: Cache) -> None:
+    with pytest.raises(SchemaError, match="schema pull"):
+        fresh_cache.load_schema()
+
+
+def test_a_failed_save_leaves_the_previous_snapshot_whole(fresh_cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = snapshot(deals=True)
+    fresh_cache.save_schema(first, new_pull())
+    broken = snapshot(deals=False)
+    # Two members with one id: the primary key fails half-way through the insert.
+    broken = WorkspaceSchema(workspace=broken.workspace, objects=broken.objects, attributes=broken.attributes,
+                             options=broken.options, statuses=broken.statuses,
+                             members=broken.members + broken.members[:1])
+    with pytest.raises(CacheError):
+        fresh_cache.save_schema(broken, new_pull())
+    assert fresh_cache.load_schema() == first
+    assert len(fresh_cache.pulls()) == 1
+
+
+def test_only_the_newest_pulls_are_kept(fresh_cache: Cache) -> None:
+    for _ in range(KEEP_PULLS + 2):
+        fresh_cache.save_schema(snapshot(), new_pull())
+    pulls = fresh_cache.pulls(limit=100)
+    assert len(pulls) == KEEP_PULLS
+    assert [p.id for p in pulls] == sorted((p.id for p in pulls), reverse=True)
+    with sqlite3.connect(fresh_cache.engine.url.database) as db:  # type: ignore[arg-type]
+        (kept,) = db.execute("select count(distinct pull_id) from attribute").fetchone()
+    assert kept == KEEP_PULLS
+
+
+def test_load_schema_by_url(tmp_path: Path) -> None:
+    cache = open_cache(str(tmp_path / "c.db"))
+    cache.save_schema(snapshot(), new_pull())
+    cache.close()
+    assert load_schema(str(tmp_path / "c.db")).is_activated("users")
+
+
+def test_an_unopenable_database_is_a_cache_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(CacheError):
+        open_cache(str(tmp_path / "dir.db"))
