@@ -119,11 +119,15 @@ def to_number(item: Any, ctx: Context) -> int | float | None:
     return ctx.refuse(item, f"a {_kind(item)} is not a number")
 
 
-def decimal_places(number: int | float) -> int:
-    """How many digits a number has after the point, as JSON would print it."""
+def decimal_places(number: int | float | str) -> int:
+    """How many significant digits follow the point: of a number as JSON prints it, or of
+    a numeric string as written ("4.9900" has 2)."""
     if isinstance(number, int):
         return 0
-    exponent = Decimal(repr(number)).normalize().as_tuple().exponent
+    try:
+        exponent = Decimal(number.strip() if isinstance(number, str) else repr(number)).normalize().as_tuple().exponent
+    except InvalidOperation:
+        return 0
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
@@ -218,7 +222,7 @@ def check_currency(item: Any, ctx: Context) -> dict[str, Any] | None:
     number = to_number(item, ctx)
     if number is None:
         return None
-    places = _string_places(item) if isinstance(item, str) else decimal_places(number)
+    places = decimal_places(item if isinstance(item, str) else number)
     if places > 4:
         return ctx.refuse(
             item, f"{places} decimal places; currency takes at most 4", f"round it to {round(float(number), 4)!r}"
@@ -267,14 +271,6 @@ def check_checkbox(item: Any, ctx: Context) -> dict[str, Any] | None:
             ctx.note(f"read {preview(item)!r} as {str(flag).lower()}")
             return {"value": flag}
     return ctx.refuse(item, f"{preview(item)!r} is not a boolean", "send true or false")
-
-
-def _string_places(text: str) -> int:
-    try:
-        exponent = Decimal(text.strip()).normalize().as_tuple().exponent
-    except InvalidOperation:
-        return 0
-    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def _kind(value: Any) -> str:
