@@ -120,8 +120,10 @@ def to_number(item: Any, ctx: Context) -> int | float | None:
 
 
 def decimal_places(number: int | float | str) -> int:
-    """How many significant digits follow the point: of a number as JSON prints it, or of
-    a numeric string as written ("4.9900" has 2)."""
+    """How many significant digits follow the point.
+
+    Of a number as JSON prints it, or of a numeric string as written ("4.9900" has 2).
+    """
     if isinstance(number, int):
         return 0
     try:
