@@ -151,6 +151,7 @@ def pulled_copy(harness: Harness) -> WorkspaceSchema:
 def test_a_pulled_workspace_is_served_as_it_is(make_sandbox) -> None:  # noqa: F811
     source = make_sandbox(SandboxConfig(activate={"workspaces"}))
     pulled = pulled_copy(source)
+    assert pulled == source.app.catalog.schema  # the sandbox serves its schema without loss
     rehearsal = make_sandbox(SandboxConfig(), from_schema_dict(pulled.as_dict()))
     for path in ("/v2/objects", "/v2/objects/companies/attributes", "/v2/workspace_members"):
         assert rehearsal.client.get(path).json() == source.client.get(path).json()

@@ -89,6 +89,8 @@ def get_self(app: SandboxApp, call: Call) -> Answer:
         "workspace_name": ws.workspace_name or "",
         "workspace_slug": ws.workspace_slug or "",
         "workspace_logo_url": None,
+        # Newer Attio adds this (api-notes 6.2, [3p]); parsers must ignore unknown fields anyway.
+        **({"token_level": ws.token_level} if ws.token_level else {}),
     }
 
 

@@ -268,9 +268,11 @@ def standard_schema(config: SandboxConfig | None = None) -> WorkspaceSchema:
 
     attributes: list[AttributeInfo] = []
     for obj in active:
-        for position, a in enumerate(STANDARD_ATTRIBUTES[obj]):
+        position = -1
+        for a in STANDARD_ATTRIBUTES[obj]:
             if any(t not in active for t in a.targets):
                 continue
+            position += 1  # the index in what is served, as `WorkspaceSchema.from_api` counts it
             relationship = None
             other = inverse.get((obj, a.slug))
             if other is not None:
@@ -304,19 +306,18 @@ def standard_schema(config: SandboxConfig | None = None) -> WorkspaceSchema:
                     created_at=SEED_TIME,
                 )
             )
-    present = {(a.object_slug, a.api_slug): a for a in attributes}
+    # Options and statuses in attribute order, as a schema pull lists them.
     options = tuple(
-        OptionInfo(stable_id(ws, "option", o, s, t), present[(o, s)].attribute_id, t)
-        for (o, s), titles in STANDARD_OPTIONS.items()
-        if (o, s) in present
-        for t in titles
+        OptionInfo(stable_id(ws, "option", a.object_slug, a.api_slug, t), a.attribute_id, t)
+        for a in attributes
+        for t in STANDARD_OPTIONS.get((a.object_slug, a.api_slug), ())
     )
     statuses = tuple(
-        StatusInfo(stable_id(ws, "status", o, s, t), present[(o, s)].attribute_id, t, celebration_enabled=t.startswith("Won"))
-        for (o, s), titles in STANDARD_STATUSES.items()
-        if (o, s) in present
-        for t in titles
-    )
+        StatusInfo(stable_id(ws, "status", a.object_slug, a.api_slug, t), a.attribute_id, t,
+                   celebration_enabled=t.startswith("Won"))
+        for a in attributes
+        for t in STANDARD_STATUSES.get((a.object_slug, a.api_slug), ())
+    )  # fmt: skip
     admin = MemberInfo(
         workspace_member_id=stable_id(ws, "member", "admin"),
         email_address=f"admin@{ws}.example.com",
