@@ -226,11 +226,11 @@ def _check_envelope(method: str, url: str, status: int, body: Any) -> None:
 
 
 def _describe(exc: BaseException) -> str:
-    parts = [f"{type(exc).__name__}: {exc}"]
+    parts = [f"{type(exc).__name__}: {str(exc)[:300]}"]
     cause = exc.__cause__ or exc.__context__
     seen = 0
     while cause is not None and seen < 4:
-        parts.append(f"{type(cause).__name__}: {cause}")
+        parts.append(f"{type(cause).__name__}: {str(cause)[:300]}")
         for sub in getattr(cause, "schema_errors", ()) or ():
             parts.append(f"  at {list(getattr(sub, 'absolute_path', []))}: {getattr(sub, 'message', sub)}"[:600])
         cause = cause.__cause__ or cause.__context__

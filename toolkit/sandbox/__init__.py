@@ -17,11 +17,13 @@ The sandbox models Attio's value rules on its own and never imports the toolkit'
 from __future__ import annotations
 
 from .app import LoggedRequest, SandboxApp, create_app
+from .problems import ApiProblem
 from .config import DEFAULT_TOKEN, FaultSpec, SandboxConfig
 from .seed import SeedError, from_schema_dict, load_seed_file, standard_schema
 from .transport import SandboxSyncTransport, SandboxTransport, serve_in_thread
 
 __all__ = [
+    "ApiProblem",
     "DEFAULT_TOKEN",
     "FaultSpec",
     "LoggedRequest",

@@ -24,6 +24,7 @@ import anyio
 
 from ..schema import WorkspaceSchema
 from .catalog import Catalog
+from .coercion import coerce_values
 from .config import SandboxConfig
 from .faults import RATE_LIMIT_BODY, FaultDecision, FaultInjector, RateLimiter, predrawn_fault
 from . import handlers
@@ -156,6 +157,26 @@ class SandboxApp:
     def clear_log(self) -> None:
         """Forget the logged requests."""
         self.log.clear()
+
+    def add_record(self, obj: str, values: dict[str, Any], *, record_id: str | None = None) -> JSON:
+        """Store a record without a request (seeding a demo or a test), by Attio's write rules.
+
+        Args:
+            obj: the object's slug or id.
+            values: write forms by attribute slug or id, as in a request body.
+            record_id: the id to give it (the API never lets a client choose one).
+
+        Returns:
+            The record shape, as `GET …/records/{id}` would answer it.
+
+        Raises:
+            ApiProblem: the values are refused, exactly as the API would refuse them.
+        """
+        found = self.catalog.object(obj)
+        if found is None:
+            raise not_found(f'Object with slug/ID "{obj}" not found.')
+        coerced = coerce_values(self.catalog, self.config, self.store, found, values)
+        return self.store.record_json(self.store.create(found, coerced, record_id=record_id))
 
     # -- ASGI --------------------------------------------------------------------------------
 

@@ -137,9 +137,17 @@ class Store:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def create(self, obj: ObjectInfo, values: dict[str, list[JSON]]) -> Record:
-        """`POST …/records`: a new record, no matching (api-notes 5.3)."""
-        return self._write(obj, None, values, "overwrite")
+    def create(self, obj: ObjectInfo, values: dict[str, list[JSON]], record_id: str | None = None) -> Record:
+        """`POST …/records`: a new record, no matching (api-notes 5.3).
+
+        Args:
+            obj: the object.
+            values: coerced payloads by attribute id.
+            record_id: a chosen id (seeding only; the API always draws one).
+        """
+        if record_id is not None and self.record_exists(obj.object_id, record_id.lower()):
+            raise ApiProblem(400, "uniqueness_conflict", f'A record with ID "{record_id}" already exists.')
+        return self._write(obj, None, values, "overwrite", record_id=record_id)
 
     def update(self, obj: ObjectInfo, record_id: str, values: dict[str, list[JSON]], mode: WriteMode) -> Record:
         """`PATCH` (``prepend``) or `PUT` (``overwrite``) on one record (api-notes 5.4)."""
@@ -189,10 +197,14 @@ class Store:
         values: dict[str, list[JSON]],
         mode: WriteMode,
         additive: frozenset[str] | set[str] = frozenset(),
+        record_id: str | None = None,
     ) -> Record:
         at = self.now()
         creating = record is None
-        record_id = self._new_id() if record is None else record.record_id
+        if record is not None:
+            record_id = record.record_id
+        else:
+            record_id = record_id.lower() if record_id else self._new_id()
         old_values = {} if record is None else record.values
         new_values: dict[str, list[JSON]] = {}
         for attr_id, payloads in values.items():

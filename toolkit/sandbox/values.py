@@ -367,9 +367,13 @@ def coerce_phone(item: Any, ctx: Options) -> JSON:
     region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
         parsed.country_code
     )
+    if region not in COUNTRY_CODES:
+        # Non-geographic numbers (+800 freephone, +881 satellite: region "001") have no country
+        # code Attio's read shape could carry, so Attio cannot store them [unconfirmed].
+        raise Invalid([validation_item("invalid", ["original_phone_number"], "Invalid phone number")])
     return {
         "original_phone_number": number,
-        "country_code": region if region in COUNTRY_CODES else country or region,
+        "country_code": region,
         "phone_number": phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         "attribute_type": "phone-number",
     }
