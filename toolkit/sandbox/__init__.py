@@ -19,7 +19,8 @@ from __future__ import annotations
 from .app import LoggedRequest, SandboxApp, create_app
 from .problems import ApiProblem
 from .config import DEFAULT_TOKEN, FaultSpec, SandboxConfig
-from .seed import SeedError, from_schema_dict, load_seed_file, standard_schema
+from .seed import SeedError, from_schema_dict, load_seed_file
+from .standard import standard_schema
 from .transport import SandboxSyncTransport, SandboxTransport, serve_in_thread
 
 __all__ = [

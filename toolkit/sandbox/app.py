@@ -29,7 +29,7 @@ from .config import SandboxConfig
 from .faults import RATE_LIMIT_BODY, FaultDecision, FaultInjector, RateLimiter, predrawn_fault
 from . import handlers
 from .problems import ApiProblem, not_found
-from .seed import standard_schema, stable_id
+from .standard import stable_id, standard_schema
 from .store import Store
 
 __all__ = ["DroppedConnection", "LoggedRequest", "SandboxApp", "create_app", "quiet_deliberate_drops"]

@@ -9,7 +9,7 @@ from ..schema import AttributeInfo, ObjectInfo
 from .coercion import coerce_values
 from .problems import ApiProblem, json_type_name, not_found, validation_item
 from .query import run_query
-from .seed import stable_id
+from .standard import stable_id
 
 if TYPE_CHECKING:
     from .app import Call, SandboxApp
