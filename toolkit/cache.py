@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
@@ -42,6 +41,7 @@ from .schema import (
     StatusInfo,
     WorkspaceInfo,
     WorkspaceSchema,
+    fields_of,
 )
 
 __all__ = ["Cache", "load_schema", "open_cache", "upgrade"]
@@ -106,12 +106,16 @@ class Cache:
             session.add(pull)
             session.flush()
             assert pull.id is not None
-            session.add(CachedWorkspace(pull_id=pull.id, **asdict(schema.workspace)))
+            session.add(CachedWorkspace(pull_id=pull.id, **fields_of(schema.workspace)))
             for items, (row_type, _) in zip(
                 (schema.objects, schema.attributes, schema.options, schema.statuses, schema.members),
                 _SNAPSHOT_TABLES,
             ):
-                session.add_all(row_type(pull_id=pull.id, seq=seq, **asdict(item)) for seq, item in enumerate(items))
+                # A bulk insert (executemany), not ORM objects: a large workspace has tens of
+                # thousands of options, and ORM row objects made the save 8x slower.
+                rows = [{"pull_id": pull.id, "seq": seq, **fields_of(item)} for seq, item in enumerate(items)]
+                if rows:
+                    session.execute(insert(row_type), rows)
             self._drop_old_pulls(session)
         return pull
 
