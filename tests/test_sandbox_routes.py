@@ -178,3 +178,27 @@ def test_request_conformance_helper() -> None:
                          {"data": {"values": {}, "extra": True}})  # fmt: skip
     with pytest.raises(ConformanceError):
         validate_request("PUT", "/v2/objects/people/records", {"data": {"values": {}}})  # no matching_attribute
+
+
+def test_public_surface_is_sorted_and_importable() -> None:
+    import toolkit.sandbox as sandbox_package
+
+    assert sandbox_package.__all__ == sorted(sandbox_package.__all__)
+    assert all(hasattr(sandbox_package, name) for name in sandbox_package.__all__)
+
+
+def test_the_sandbox_never_imports_the_toolkits_value_validation() -> None:
+    """A second opinion must not share code with the first (issue 3)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "toolkit" / "sandbox"
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                module = ("." * node.level) + (node.module or "")
+                assert "values" not in module or module == ".values", (path.name, module)
+                assert not module.startswith("..") or module in ("..schema", "..errors", "..cache", "..config"), \
+                    (path.name, module)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("toolkit.") and "sandbox" not in a.name for a in node.names)
