@@ -273,3 +273,56 @@ def test_record_ids_follow_the_id_seed(make_sandbox) -> None:  # noqa: F811
         return harness.ok(harness.create("people", {}))["id"]["record_id"]
 
     assert first_id() == first_id()
+
+
+def test_default_values_apply_on_create(make_sandbox) -> None:  # noqa: F811
+    from toolkit.sandbox import from_schema_dict
+
+    config = SandboxConfig()
+    schema = from_schema_dict({"attributes": [
+        {"object": "companies", "api_slug": "renewal", "type": "date", "default_value": {"type": "dynamic",
+                                                                                       "template": "P1M"}},
+        {"object": "companies", "api_slug": "tier", "type": "text", "is_required": True,
+         "default_value": {"type": "static", "template": [{"value": "Free", "attribute_type": "text"}]}},
+        {"object": "companies", "api_slug": "added_by", "type": "actor-reference",
+         "default_value": {"type": "dynamic", "template": "current-user"}},
+    ]}, config)  # fmt: skip
+    harness = make_sandbox(config, schema)
+    record = harness.ok(harness.create("companies", {"name": "Acme"}))
+    assert only(record, "tier")["value"] == "Free"  # the default satisfies is_required
+    assert only(record, "added_by")["referenced_actor_type"] == "api-token"
+    assert only(record, "renewal")["value"] > record["created_at"][:10]
+    given = harness.ok(harness.create("companies", {"tier": "Pro"}))
+    assert only(given, "tier")["value"] == "Pro"
+    # Defaults are for new records only.
+    updated = harness.ok(harness.patch("companies", given["id"]["record_id"], {"name": "Later"}))
+    assert only(updated, "tier")["value"] == "Pro"
+
+
+def test_archived_attribute_writes(make_sandbox) -> None:  # noqa: F811
+    from toolkit.sandbox import from_schema_dict
+
+    seed = {"attributes": [{"object": "people", "api_slug": "old_code", "type": "text", "is_archived": True}]}
+    strict = make_sandbox(SandboxConfig(), from_schema_dict(seed))
+    refused = strict.create("people", {"old_code": "x"})
+    assert (refused.status_code, refused.json()["code"]) == (400, "validation_type")
+    lenient_config = SandboxConfig(refuse_archived_attributes=False)
+    lenient = make_sandbox(lenient_config, from_schema_dict(seed, lenient_config))
+    record = lenient.ok(lenient.create("people", {"old_code": "x"}))
+    assert "old_code" not in record["values"]  # archived attributes are not listed in reads
+
+
+def test_person_creation_makes_the_company_when_asked(make_sandbox) -> None:  # noqa: F811
+    off = make_sandbox(SandboxConfig())
+    off.ok(off.create("people", {"email_addresses": ["ada@acme.com"]}))
+    assert off.ok(off.query("companies")) == []
+    on = make_sandbox(SandboxConfig(auto_create_companies=True))
+    ada = on.ok(on.create("people", {"email_addresses": ["ada@eu.acme.com"]}))
+    (company,) = on.ok(on.query("companies"))
+    assert only(company, "domains")["domain"] == "acme.com"
+    assert only(ada, "company")["target_record_id"] == company["id"]["record_id"]
+    bob = on.ok(on.assert_("people", "email_addresses", {"email_addresses": ["bob@acme.com"]}))
+    assert only(bob, "company")["target_record_id"] == company["id"]["record_id"]
+    assert len(values_of(on.ok(on.get("companies", company["id"]["record_id"])), "team")) == 2
+    gmail = on.ok(on.create("people", {"email_addresses": ["someone@gmail.com"]}))
+    assert values_of(gmail, "company") == [] and len(on.ok(on.query("companies"))) == 1

@@ -74,7 +74,7 @@ def coerce_values(
         attr = catalog.attribute(obj, key)
         if attr is None:
             raise ApiProblem(400, "value_not_found", f'Cannot find attribute with slug/ID "{key}".')
-        if attr.is_archived:
+        if attr.is_archived and config.refuse_archived_attributes:
             raise ApiProblem(400, "validation_type", f'Cannot write to archived attribute with slug "{attr.api_slug}".')
         if not attr.is_writable:
             raise ApiProblem(400, config.non_writable_code,

@@ -150,6 +150,10 @@ class SandboxConfig:
             fractional ratings, instead of rounding them [unconfirmed].
         reference_match_requires_unique: a record reference by matching attribute must use a
             unique attribute (2026-03 spec) rather than any attribute matching one record.
+        refuse_archived_attributes: refuse writes to archived attributes [unconfirmed].
+        auto_create_companies: when a person is created, match or create the company of each
+            email's domain and link it, as Attio does (whether at once is [unconfirmed], so it
+            is off by default; free-mail domains are skipped).
         phone_validation: ``"valid"`` checks numbers against the real numbering plan
             (api-notes 4.2), which refuses the docs' own ``+15558675309``; ``"possible"`` only
             checks the length for the country.
@@ -171,6 +175,8 @@ class SandboxConfig:
     non_writable_code: str = "validation_type"
     strict_precision: bool = True
     reference_match_requires_unique: bool = True
+    refuse_archived_attributes: bool = True
+    auto_create_companies: bool = False
     phone_validation: Literal["valid", "possible"] = "valid"
 
     def __post_init__(self) -> None:

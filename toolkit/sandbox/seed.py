@@ -25,6 +25,8 @@ A seed file (TOML shown; JSON with the same keys works too)::
     # select: options = ["A", {title = "B", is_archived = true}]
     # status: statuses = ["Open", {title = "Won", celebration_enabled = true}]
     # currency: default_currency_code = "EUR"
+    # default_value = {type = "dynamic", template = "P1M"}   (or "current-user", or
+    #   {type = "static", template = [{value = "x", attribute_type = "text"}]})
     # record-reference: allowed_objects = ["companies"], and for a two-way relationship
     #   relationship = {object = "companies", api_slug = "projects", is_multiselect = true}
 
@@ -190,6 +192,8 @@ def _from_seed(data: Mapping[str, Any], config: SandboxConfig) -> WorkspaceSchem
                 is_unique=bool(raw.get("is_unique", False)),
                 is_multiselect=bool(raw.get("is_multiselect", False)),
                 is_archived=bool(raw.get("is_archived", False)),
+                is_default_value_enabled=raw.get("default_value") is not None,
+                default_value=raw.get("default_value"),
                 config=attribute_config(
                     raw.get("default_currency_code") or ("USD" if kind == "currency" else None),
                     [object_ids[t] for t in allowed] if allowed else None,

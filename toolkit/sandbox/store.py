@@ -9,6 +9,7 @@ lists, and a single-valued end displaces the record it pointed at before.
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,13 @@ from .values import format_timestamp, value_key
 __all__ = ["Record", "Store", "WriteMode"]
 
 JSON = dict[str, Any]
+
+#: Personal mailbox providers: Attio makes no company of these domains.
+FREE_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "msn.com", "icloud.com",
+    "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "web.de", "yandex.ru",
+    "mail.ru", "qq.com", "163.com", "hey.com", "fastmail.com", "zoho.com",
+})  # fmt: skip
 
 #: How a write treats a multiselect attribute's existing values (api-notes 5.2, 5.4).
 #: ``overwrite``: the list becomes what was sent. ``prepend``: new values go to the front,
@@ -217,6 +225,9 @@ class Store:
                 fresh = [v for v in fresh if value_key(v) not in new_keys] + list(current)
             new_values[attr_id] = fresh
 
+        if creating:
+            for attr_id, defaults in self._defaults(obj, new_values, at).items():
+                new_values[attr_id] = defaults
         self._check_required(obj, old_values, new_values, creating)
         self._check_unique(obj, record_id, new_values)
 
@@ -234,7 +245,64 @@ class Store:
             inverse = self.catalog.inverse(attr)
             if inverse is not None:
                 self._sync_relationship(record, attr, inverse, old, fresh, at)
+        if creating and self.config.auto_create_companies and obj.api_slug == "people":
+            self._company_from_email(record, at)
         return record
+
+    def _company_from_email(self, person: Record, at: str) -> None:
+        """Attio's side effect of creating a person: a company from the email domain (api-notes 5.2)."""
+        people, companies = self.catalog.object("people"), self.catalog.object("companies")
+        assert people is not None
+        link = self.catalog.attribute(people, "company")
+        emails = self.catalog.attribute(people, "email_addresses")
+        domains = self.catalog.attribute(companies, "domains") if companies else None
+        if companies is None or link is None or emails is None or domains is None:
+            return
+        if person.values.get(link.attribute_id):
+            return
+        for email in person.values.get(emails.attribute_id, ()):
+            root = email["email_root_domain"]
+            if root in FREE_MAIL_DOMAINS:
+                continue
+            found = self.records_matching(domains, root)
+            if found:
+                company_id = found[0]
+            else:
+                payload = {"domain": root, "root_domain": root, "attribute_type": "domain"}
+                company_id = self._write(companies, None, {domains.attribute_id: [payload]}, "overwrite").record_id
+            reference = {"target_object": "companies", "target_record_id": company_id,
+                         "attribute_type": "record-reference"}  # fmt: skip
+            self._write(people, person, {link.attribute_id: [reference]}, "overwrite")
+            return
+
+    def _defaults(self, obj: ObjectInfo, given: dict[str, list[JSON]], at: str) -> dict[str, list[JSON]]:
+        """Default values of attributes a create leaves out (api-notes 3.2 `default_value`).
+
+        ``current-user`` is the API token when the API writes; a duration is added to now;
+        a static template is stored as it is. System attributes are set by `_system_values`.
+        """
+        found: dict[str, list[JSON]] = {}
+        for attr in self.catalog.attributes_of(obj):
+            default = attr.default_value
+            if (attr.attribute_id in given or not attr.is_default_value_enabled or not isinstance(default, dict)
+                    or attr.api_slug in ("record_id", "created_at", "created_by") or attr.is_archived):  # fmt: skip
+                continue
+            template = default.get("template")
+            payloads: list[JSON] = []
+            if default.get("type") == "static" and isinstance(template, list):
+                payloads = [{k: v for k, v in item.items() if k not in ("active_from", "active_until",
+                             "created_by_actor")} for item in template if isinstance(item, dict)]  # fmt: skip
+            elif template == "current-user" and attr.type == "actor-reference":
+                payloads = [{"referenced_actor_type": "api-token", "referenced_actor_id": self.token_id,
+                             "attribute_type": "actor-reference"}]  # fmt: skip
+            elif isinstance(template, str) and attr.type in ("date", "timestamp"):
+                moment = _plus_duration(self.clock(), template)
+                if moment is not None:
+                    value = format_timestamp(moment) if attr.type == "timestamp" else moment.date().isoformat()
+                    payloads = [{"value": value, "attribute_type": attr.type}]
+            if payloads:
+                found[attr.attribute_id] = [self._envelope(p, at) for p in payloads]
+        return found
 
     def _system_values(self, record: Record, at: str) -> Iterator[tuple[str, list[JSON]]]:
         obj = self.catalog.objects[record.object_id]
@@ -339,3 +407,23 @@ class Store:
             if displaced["target_record_id"] != record.record_id:
                 self._unlink(displaced["target_record_id"], attr, target_id)
         target.values[inverse.attribute_id] = [value]
+
+
+_DURATION = re.compile(
+    r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def _plus_duration(moment: datetime, text: str) -> datetime | None:
+    """`moment` plus an ISO-8601 duration such as ``P1M`` or ``PT0S``; None when unreadable."""
+    from dateutil.relativedelta import relativedelta
+
+    match = _DURATION.match(text)
+    if not match or text in ("P", "PT"):
+        return None
+    parts = {k: float(v) if k == "seconds" else int(v) for k, v in match.groupdict().items() if v}
+    try:
+        return moment + relativedelta(**parts)  # type: ignore[arg-type]
+    except (ValueError, OverflowError):
+        return None
