@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from toolkit import retry
-from toolkit.client import AttioClient, Attempt, OffsetPaginator, PaginationLoopError
+from toolkit.client import AttioClient, Attempt, OffsetPaginator
 from toolkit.errors import (
     ApiError,
     AuthError,
@@ -17,6 +17,7 @@ from toolkit.errors import (
     FatalApiError,
     InvalidRequestError,
     NotFoundError,
+    PaginationLoopError,
     RateLimitError,
     RetryableApiError,
     ServerError,

@@ -1,16 +1,65 @@
 """attio-sync: keep an Attio workspace in step with identify and group events.
 
-The library is the product; the `attio-sync` command is a thin client of it.
+The library is the product; the `attio-sync` command is a thin client of it::
+
+    import asyncio
+    from toolkit import AttioClient, Settings, open_cache, pull_schema
+
+    settings = Settings.load()                      # flags > ATTIO_* env > defaults
+    cache = open_cache(settings.database)           # creates and migrates the database
+    async def main():
+        async with AttioClient.from_settings(settings) as client:
+            return await pull_schema(client, cache)
+    result = asyncio.run(main())
+    schema = cache.load_schema()                    # a WorkspaceSchema
+    prepared = prepare_slug("+15558675309", "people", "phone_numbers", schema)
 """
 
 from __future__ import annotations
 
-from .errors import AttioSyncError
-from .schema import WorkspaceSchema
+__version__ = "0.1.0"
+
+from .cache import Cache, load_schema, open_cache  # noqa: E402
+from .client import AttioClient, Attempt  # noqa: E402
+from .config import Settings  # noqa: E402
+from .errors import (  # noqa: E402
+    ApiError,
+    AttioSyncError,
+    ConfigError,
+    FatalApiError,
+    InvalidInputError,
+    RetryableApiError,
+    SchemaError,
+)
+from .pull import PullResult, fetch_schema, pull_schema  # noqa: E402
+from .schema import WorkspaceSchema  # noqa: E402
+from .schema_diff import Change, diff_schemas  # noqa: E402
+from .values import Prepared, ValueOptions, check_value, prepare, prepare_record, prepare_slug  # noqa: E402
 
 __all__ = [
+    "ApiError",
+    "Attempt",
+    "AttioClient",
     "AttioSyncError",
+    "Cache",
+    "Change",
+    "ConfigError",
+    "FatalApiError",
+    "InvalidInputError",
+    "Prepared",
+    "PullResult",
+    "RetryableApiError",
+    "SchemaError",
+    "Settings",
+    "ValueOptions",
     "WorkspaceSchema",
+    "check_value",
+    "diff_schemas",
+    "fetch_schema",
+    "load_schema",
+    "open_cache",
+    "prepare",
+    "prepare_record",
+    "prepare_slug",
+    "pull_schema",
 ]
-
-__version__ = "0.1.0"

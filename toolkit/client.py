@@ -27,9 +27,9 @@ from .errors import (
     ApiError,
     AuthError,
     ConflictError,
-    FatalApiError,
     InvalidRequestError,
     NotFoundError,
+    PaginationLoopError,
     RateLimitError,
     ServerError,
     TransportError,
@@ -66,10 +66,6 @@ class Attempt:
 
 
 AttemptHook = Callable[[Attempt], None]
-
-
-class PaginationLoopError(FatalApiError):
-    """A paginated endpoint served the same page twice: stop rather than loop forever."""
 
 
 @dataclass

@@ -16,7 +16,8 @@ AttioSyncError                    root: catch this to catch everything of ours
         ├── AuthError             401, 403 (bad key, missing scope, billing)
         ├── NotFoundError         404 (unknown object, record, attribute or endpoint)
         ├── ConflictError         409, and 400 `uniqueness_conflict`
-        └── InvalidRequestError   other 4xx (validation_type, value_not_found, missing_value...)
+        ├── InvalidRequestError   other 4xx (validation_type, value_not_found, missing_value...)
+        └── PaginationLoopError   a paginated endpoint served the same page twice
 ```
 
 Foreign exceptions (httpx, SQLAlchemy) are translated at exactly one place each, always with
@@ -48,6 +49,7 @@ __all__ = [
     "FatalApiError",
     "InvalidRequestError",
     "NotFoundError",
+    "PaginationLoopError",
     "RateLimitError",
     "RetryableApiError",
     "ServerError",
@@ -181,3 +183,7 @@ class ConflictError(FatalApiError):
 
 class InvalidRequestError(FatalApiError):
     """Any other 4xx: Attio refused the request as written (see `code` and `validation_errors`)."""
+
+
+class PaginationLoopError(FatalApiError):
+    """A paginated endpoint served the same page twice: stop rather than loop forever."""

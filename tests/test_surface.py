@@ -1,0 +1,35 @@
+"""Meta-tests that keep the public surface honest."""
+
+from __future__ import annotations
+
+import inspect
+
+import toolkit
+from toolkit import errors
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert toolkit.__all__ == sorted(toolkit.__all__)
+    for name in toolkit.__all__:
+        assert hasattr(toolkit, name), name
+
+
+def test_the_library_names_the_issue_promises_exist() -> None:
+    from toolkit import AttioClient, Settings, open_cache, pull_schema  # noqa: F401
+
+
+def test_every_error_class_descends_from_the_root_and_is_exported() -> None:
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__]
+    assert classes
+    for cls in classes:
+        assert issubclass(cls, errors.AttioSyncError), cls
+        assert cls.__name__.endswith("Error"), cls
+        assert cls.__name__ in errors.__all__, cls
+        assert cls.__name__ in errors.__doc__, f"{cls.__name__} is missing from the tree in errors.py's docstring"
+
+
+def test_public_functions_have_docstrings() -> None:
+    for name in toolkit.__all__:
+        obj = getattr(toolkit, name)
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            assert inspect.getdoc(obj), f"toolkit.{name} has no docstring"
