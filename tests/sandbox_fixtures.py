@@ -63,12 +63,23 @@ class Harness:
 
     def check_conformance(self) -> None:
         """Every logged answer validates against Attio's OpenAPI document."""
-        if not spec_available():
-            return
-        for entry in self.app.log:
-            if entry.status is None or entry.response is None:
-                continue
-            validate_response(entry.method, entry.path, entry.status, entry.response, entry.body, entry.query)
+        assert_log_conforms(self.app)
+
+
+def assert_log_conforms(app: SandboxApp) -> None:
+    """Check every answer in `app.log` against Attio's OpenAPI document (no-op without it).
+
+    Use it after any test that drives a sandbox, e.g. the client's tests::
+
+        yield app
+        assert_log_conforms(app)
+    """
+    if not spec_available():
+        return
+    for entry in app.log:
+        if entry.status is None or entry.response is None:
+            continue  # a dropped connection: there was no answer
+        validate_response(entry.method, entry.path, entry.status, entry.response, entry.body, entry.query)
 
 
 MakeSandbox = Callable[..., Harness]
