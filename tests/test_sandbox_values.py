@@ -216,6 +216,8 @@ def test_upper_case_record_ids_are_the_same_record(harness: Harness) -> None:
                                                               "target_record_id": company.upper()}}))  # fmt: skip
     assert person["values"]["company"][0]["target_record_id"] == company
     assert harness.get("companies", company.upper()).status_code == 200
+    assert harness.client.delete(f"/v2/objects/companies/records/{company.upper()}").status_code == 200
+    assert harness.get("companies", company).status_code == 404
 
 
 def test_multiselect_duplicates_in_one_write_are_kept_once(harness: Harness) -> None:

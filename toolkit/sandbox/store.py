@@ -194,7 +194,7 @@ class Store:
                 for value in current:
                     self._unlink(value["target_record_id"], inverse, record.record_id)
             self._unindex(record, attr, current)
-        del self.records[obj.object_id][record_id]
+        del self.records[obj.object_id][record.record_id]
 
     # -- the one write path ---------------------------------------------------------------------
 
