@@ -185,7 +185,7 @@ def test_invalid_forms_are_refused(harness: Harness, obj: str, slug: str, writte
 
 def test_the_personal_name_error_lists_all_three_keys(harness: Harness) -> None:
     body = write(harness, "people", "name", {"value": "Ada"}).json()
-    assert [e["path"] for e in body["validation_errors"][:3]] == [["first_name"], ["last_name"], ["full_name"]]
+    assert [e["path"] for e in body["validation_errors"]] == [["first_name"], ["last_name"], ["full_name"]]
     assert body["validation_errors"][0] == {"code": "invalid_type", "path": ["first_name"], "message": "Required",
                                             "expected": "string", "received": "undefined"}  # fmt: skip
 
