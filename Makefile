@@ -23,6 +23,8 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/schema_pull.py
+	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/sandbox.py
 
 # A non-editable install in a throw-away venv: proves the migrations ship inside the wheel.
 wheel-check: $(STAMP)

@@ -307,3 +307,13 @@ def test_paginator_offsets() -> None:
     assert (pages.offset, pages.finished) == (5, True)
     with pytest.raises(RuntimeError):
         pages.advance([])
+
+
+@pytest.mark.anyio
+async def test_retries_are_logged_without_the_key(caplog: pytest.LogCaptureFixture) -> None:
+    handler, _ = sequence(RATE_LIMITED, OK)
+    with caplog.at_level("DEBUG"):
+        async with client_for(handler) as client:
+            await client.request("GET", "/v2/objects")
+    assert "retry 1 of GET /v2/objects in 1.00s after 429" in caplog.text
+    assert KEY not in caplog.text

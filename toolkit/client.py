@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from .retry import RetryPolicy, is_idempotent, parse_retry_after, should_retry
 __all__ = ["AttioClient", "Attempt", "OffsetPaginator", "PaginationLoopError"]
 
 JSON = Any
+log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 #: Attributes are fetched in pages of this size (api-notes 1.4: limit/offset, short page ends).
 ATTRIBUTE_PAGE_SIZE: Final = 500
@@ -229,6 +231,9 @@ class AttioClient:
                          will_retry=retry, wait=wait)
             if not retry:
                 raise error
+            # Never the headers: the key lives there. Method, path and Attio's answer only.
+            log.warning("retry %d of %s %s in %.2fs after %s", attempt, method, path, wait,
+                        error.status or type(error).__name__)
             await self._sleep(wait)
 
     def _report(
