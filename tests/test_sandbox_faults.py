@@ -171,3 +171,16 @@ def test_drop_after_over_loopback_breaks_the_connection_after_the_write() -> Non
                 client.post("/v2/objects/companies/records", json={"data": {"values": {"name": "Acme"}}})
     companies = app.catalog.object("companies")
     assert companies is not None and len(list(app.store.all(companies))) == 1
+
+
+def test_auth_and_rate_limit_over_loopback() -> None:
+    app = create_app(SandboxConfig(read_rate=100, write_rate=1))
+    with serve_in_thread(app) as base_url, httpx.Client(base_url=base_url) as client:
+        unauthorized = client.get("/v2/objects")
+        assert unauthorized.status_code == 401 and unauthorized.headers["x-attio-execution-id"]
+        client.headers["Authorization"] = f"Bearer {app.config.token}"
+        codes = [client.post("/v2/objects/people/records", json={"data": {"values": {}}}) for _ in range(3)]
+    limited = [r for r in codes if r.status_code == 429]
+    assert limited, [r.status_code for r in codes]  # 1 write per second: 3 in a row cannot all pass
+    assert limited[0].json() == RATE_BODY
+    assert parsedate_to_datetime(limited[0].headers["retry-after"]) > datetime.now(UTC)

@@ -50,6 +50,7 @@ class _Context:
         self.resolver = resolver
 
     def options(self, currency_code: str | None) -> Options:
+        """The scalar coercers' options under this config."""
         return Options(strict_precision=self.config.strict_precision, currency_code=currency_code,
                        phone_validation=self.config.phone_validation)  # fmt: skip
 

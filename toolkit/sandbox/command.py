@@ -59,7 +59,7 @@ def build_app(config: SandboxConfig, *, seed: Path | None = None, cache_url: str
 
 
 @click.command(name="sandbox")
-@click.option("--port", default=8711, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
+@click.option("--port", default=8711, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
 @click.option("--seed", "seed", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML or JSON seed: custom objects, attributes, options, statuses, members.")
 @click.option("--from-cache", is_flag=True, help="Serve the schema last pulled into the local cache.")

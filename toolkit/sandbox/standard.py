@@ -189,6 +189,7 @@ STANDARD_STATUSES: dict[tuple[str, str], tuple[str, ...]] = {
 
 
 def attribute_config(currency: str | None, allowed: list[str] | None) -> dict[str, Any]:
+    """An attribute's `config`, with both sub-objects always present (api-notes 3.2)."""
     return {
         "currency": {"default_currency_code": currency, "display_type": "symbol" if currency else None},
         "record_reference": {"allowed_object_ids": allowed},

@@ -35,6 +35,12 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         self._inner = httpx.ASGITransport(app=app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request to the app, applying this request's connection fault if any.
+
+        Raises:
+            httpx.ConnectError: a ``drop_before`` fault (the app never saw the request).
+            httpx.ReadError: a ``drop_after`` fault (the app applied it; the answer is lost).
+        """
         decision = self.app.faults.draw()
         if decision.kind == "drop_before":
             content = await request.aread()
@@ -70,6 +76,7 @@ class SandboxSyncTransport(httpx.BaseTransport):
         self._thread.start()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Run the request on the sandbox's loop and wait for the answer (faults as above)."""
         content = request.read()
 
         async def call() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -85,6 +92,7 @@ class SandboxSyncTransport(httpx.BaseTransport):
         return httpx.Response(status, headers=headers, content=body, request=request)
 
     def close(self) -> None:
+        """Stop the sandbox's event loop thread."""
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)

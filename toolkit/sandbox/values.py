@@ -114,6 +114,7 @@ def _finite(value: Any, path: list[str | int]) -> float | int:
 
 
 def coerce_text(item: Any, ctx: Options) -> JSON:
+    """text: a string or ``{"value": s}``, at most 10 MB."""
     value = _unwrap(item, "value")
     if not isinstance(value, str):
         raise _type_error("string", value, ["value"] if isinstance(item, dict) else [])
@@ -123,6 +124,7 @@ def coerce_text(item: Any, ctx: Options) -> JSON:
 
 
 def coerce_number(item: Any, ctx: Options) -> JSON:
+    """number: a finite number or ``{"value": n}``; at most 4 decimals when strict."""
     value = _finite(_unwrap(item, "value"), ["value"] if isinstance(item, dict) else [])
     if ctx.strict_precision and _decimal_places(value) > 4:
         raise Invalid([validation_item("invalid", [], "Numbers may have at most 4 decimal places")])
@@ -130,6 +132,7 @@ def coerce_number(item: Any, ctx: Options) -> JSON:
 
 
 def coerce_rating(item: Any, ctx: Options) -> JSON:
+    """rating: an integer 0-5 or ``{"value": n}``; fractions refused when strict, else rounded."""
     value = _finite(_unwrap(item, "value"), ["value"] if isinstance(item, dict) else [])
     if not 0 <= value <= 5:
         raise Invalid([validation_item("invalid", [], "Ratings must be between 0 and 5", minimum=0, maximum=5)])
@@ -142,6 +145,7 @@ def coerce_rating(item: Any, ctx: Options) -> JSON:
 
 
 def coerce_checkbox(item: Any, ctx: Options) -> JSON:
+    """checkbox: a boolean, ``"true"``/``"false"``, or ``{"value": ...}``."""
     value = _unwrap(item, "value")
     if value in ("true", "false"):
         value = value == "true"
@@ -151,6 +155,7 @@ def coerce_checkbox(item: Any, ctx: Options) -> JSON:
 
 
 def coerce_currency(item: Any, ctx: Options) -> JSON:
+    """currency: a number, a numeric string or ``{"currency_value": n}``; the code is the attribute's."""
     code = ctx.currency_code
     if isinstance(item, dict):
         extra = set(item) - {"currency_value", "currency_code"}
@@ -229,6 +234,7 @@ def format_timestamp(moment: datetime, nanos: int | None = None) -> str:
 
 
 def coerce_date(item: Any, ctx: Options) -> JSON:
+    """date: ISO-8601, partial forms padded; a zone that changes the UTC day moves the date."""
     value = _unwrap(item, "value")
     if not isinstance(value, str):
         raise _type_error("string", value, ["value"] if isinstance(item, dict) else [])
@@ -241,6 +247,7 @@ def coerce_date(item: Any, ctx: Options) -> JSON:
 
 
 def coerce_timestamp(item: Any, ctx: Options) -> JSON:
+    """timestamp: ISO-8601, partial forms padded, UTC assumed, read back with nine digits."""
     value = _unwrap(item, "value")
     if not isinstance(value, str):
         raise _type_error("string", value, ["value"] if isinstance(item, dict) else [])
@@ -293,6 +300,7 @@ def domain_from_url(text: str) -> str:
 
 
 def coerce_domain(item: Any, ctx: Options) -> JSON:
+    """domain: a host name or URL (reduced to its host), with its registrable `root_domain`."""
     value = _unwrap(item, "domain")
     if not isinstance(value, str):
         raise _type_error("string", value, ["domain"] if isinstance(item, dict) else [])
@@ -304,6 +312,7 @@ def coerce_domain(item: Any, ctx: Options) -> JSON:
 
 
 def coerce_email(item: Any, ctx: Options) -> JSON:
+    """email-address: validated strictly, lower-cased, split into domain and local parts."""
     value = _unwrap(item, "email_address")
     if not isinstance(value, str):
         raise _type_error("string", value, ["email_address"] if isinstance(item, dict) else [])
@@ -337,6 +346,7 @@ def coerce_email(item: Any, ctx: Options) -> JSON:
 
 
 def coerce_phone(item: Any, ctx: Options) -> JSON:
+    """phone-number: ``+``-prefixed or with a country code, stored in E.164 as `phone_number`."""
     country: Any = None
     if isinstance(item, dict):
         extra = set(item) - {"original_phone_number", "country_code"}
@@ -403,6 +413,7 @@ def _parse_location_text(text: str) -> JSON:
 
 
 def coerce_location(item: Any, ctx: Options) -> JSON:
+    """location: a free string (parsed) or an object naming all ten keys."""
     if isinstance(item, str):
         if not item.strip():
             raise Invalid([validation_item("invalid", [], "Invalid location")])
@@ -437,6 +448,7 @@ def coerce_location(item: Any, ctx: Options) -> JSON:
 
 
 def coerce_personal_name(item: Any, ctx: Options) -> JSON:
+    """personal-name: all three keys, or ``"Last, First"`` (no comma: all first name)."""
     if isinstance(item, str):
         # "Last name(s), First name(s)"; no comma makes it all the first name (api-notes 4.2).
         last, comma, first = item.partition(",")
