@@ -4,7 +4,7 @@ async and sync transports, uvicorn over loopback)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -94,9 +94,11 @@ def test_status_faults_are_deterministic_under_a_seed() -> None:
 
 def test_injected_429_has_the_documented_body_and_a_retry_date(make_sandbox) -> None:  # noqa: F811
     harness = make_sandbox(SandboxConfig(faults=FaultSpec(rate_429=1.0)))
+    sent = datetime.now(UTC)
     response = harness.client.get("/v2/objects")
     assert (response.status_code, response.json()) == (429, RATE_BODY)
-    assert parsedate_to_datetime(response.headers["retry-after"]) > datetime.now(UTC)
+    # The start of the next clock second after the request.
+    assert sent < parsedate_to_datetime(response.headers["retry-after"]) <= datetime.now(UTC) + timedelta(seconds=1)
     assert harness.app.log[-1].fault == "429"
 
 
@@ -179,8 +181,9 @@ def test_auth_and_rate_limit_over_loopback() -> None:
         unauthorized = client.get("/v2/objects")
         assert unauthorized.status_code == 401 and unauthorized.headers["x-attio-execution-id"]
         client.headers["Authorization"] = f"Bearer {app.config.token}"
+        sent = datetime.now(UTC)
         codes = [client.post("/v2/objects/people/records", json={"data": {"values": {}}}) for _ in range(3)]
     limited = [r for r in codes if r.status_code == 429]
     assert limited, [r.status_code for r in codes]  # 1 write per second: 3 in a row cannot all pass
     assert limited[0].json() == RATE_BODY
-    assert parsedate_to_datetime(limited[0].headers["retry-after"]) > datetime.now(UTC)
+    assert parsedate_to_datetime(limited[0].headers["retry-after"]) > sent
