@@ -326,3 +326,19 @@ def test_person_creation_makes_the_company_when_asked(make_sandbox) -> None:  # 
     assert len(values_of(on.ok(on.get("companies", company["id"]["record_id"])), "team")) == 2
     gmail = on.ok(on.create("people", {"email_addresses": ["someone@gmail.com"]}))
     assert values_of(gmail, "company") == [] and len(on.ok(on.query("companies"))) == 1
+
+
+def test_add_record_dump_and_reset(sandbox: Harness) -> None:
+    app = sandbox.app
+    chosen = "5f0e1c1e-0000-4000-8000-0000000000aa"
+    seeded = app.add_record("companies", {"domains": ["acme.com"]}, record_id=chosen)
+    assert seeded["id"]["record_id"] == chosen
+    assert sandbox.ok(sandbox.get("companies", chosen))["values"]["domains"][0]["domain"] == "acme.com"
+    with pytest.raises(Exception) as refused:
+        app.add_record("companies", {"domains": ["acme.com"]})
+    assert getattr(refused.value, "code", None) == "uniqueness_conflict"
+    dump = app.dump()
+    assert [r["id"]["record_id"] for r in dump["companies"]] == [chosen] and dump["people"] == []
+    app.reset()
+    assert app.dump()["companies"] == [] and app.log == []
+    assert sandbox.get("companies", chosen).status_code == 404

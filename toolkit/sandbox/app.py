@@ -158,6 +158,18 @@ class SandboxApp:
         """Forget the logged requests."""
         self.log.clear()
 
+    def reset(self) -> None:
+        """Forget every record and the log; keep the schema, the config and the fault sequence."""
+        self.store = Store(self.catalog, self.config, self.token_id, self.store.clock)
+        self.log.clear()
+
+    def dump(self) -> dict[str, list[JSON]]:
+        """Every stored record, by object slug, in the shape `GET …/records/{id}` answers."""
+        return {
+            obj.api_slug: [self.store.record_json(r) for r in self.store.all(obj)]
+            for obj in self.catalog.schema.objects
+        }
+
     def add_record(self, obj: str, values: dict[str, Any], *, record_id: str | None = None) -> JSON:
         """Store a record without a request (seeding a demo or a test), by Attio's write rules.
 
