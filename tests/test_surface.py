@@ -33,3 +33,15 @@ def test_public_functions_have_docstrings() -> None:
         obj = getattr(toolkit, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             assert inspect.getdoc(obj), f"toolkit.{name} has no docstring"
+
+
+def test_every_subpackage_ships_in_the_wheel() -> None:
+    """pyproject lists packages by hand (migrations/ is mapped into toolkit.migrations), so a
+    new subpackage must be added there or a non-editable install loses it."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(toolkit.__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "toolkit").rglob("__init__.py")}
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages in pyproject.toml"
