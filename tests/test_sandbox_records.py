@@ -342,3 +342,20 @@ def test_add_record_dump_and_reset(sandbox: Harness) -> None:
     app.reset()
     assert app.dump()["companies"] == [] and app.log == []
     assert sandbox.get("companies", chosen).status_code == 404
+
+
+def test_seeded_runs_answer_identically(make_sandbox) -> None:  # noqa: F811
+    """With an id seed and a fixed clock, two runs give byte-identical answers (stable cassettes)."""
+    from datetime import UTC, datetime
+
+    from toolkit.sandbox import SandboxApp
+
+    def run() -> list[tuple[str, bytes]]:
+        app = SandboxApp(SandboxConfig(id_seed=42), clock=lambda: datetime(2025, 5, 1, 12, 0, tzinfo=UTC))
+        harness = make_sandbox(app=app)
+        answers = [harness.create("companies", {"domains": ["acme.com"]}),
+                   harness.assert_("people", "email_addresses", {"email_addresses": ["a@acme.com"],
+                                                                 "company": "acme.com"})]  # fmt: skip
+        return [(r.headers["x-attio-execution-id"], r.content) for r in answers]
+
+    assert run() == run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import random
 import re
 import time
 import uuid
@@ -150,9 +151,16 @@ class SandboxApp:
         self.limiter = RateLimiter(self.config.read_rate, self.config.write_rate, rate_clock)
         self.faults = FaultInjector(self.config.faults, self.config.fault_seed)
         self.log: list[LoggedRequest] = []
-        self.started = int(time.time())
+        self._exec_rng = random.Random(f"exec:{self.config.id_seed}") if self.config.id_seed is not None else None
+        self.started = int(clock().timestamp()) if clock is not None else int(time.time())
         basic = base64.b64encode(f"{self.config.token}:".encode()).decode()
         self._accepted = {f"Bearer {self.config.token}", f"Basic {basic}"}
+
+    def _execution_id(self) -> str:
+        # Seeded with the record ids, so a recorded exchange is the same on every run.
+        if self._exec_rng is None:
+            return str(uuid.uuid4())
+        return str(uuid.UUID(int=self._exec_rng.getrandbits(128), version=4))
 
     def clear_log(self) -> None:
         """Forget the logged requests."""
@@ -228,7 +236,7 @@ class SandboxApp:
         out_headers = [
             (b"content-type", b"application/json; charset=utf-8"),
             (b"content-length", str(len(payload)).encode()),
-            (b"x-attio-execution-id", str(uuid.uuid4()).encode()),
+            (b"x-attio-execution-id", self._execution_id().encode()),
             *((k.encode(), v.encode()) for k, v in extra.items()),
         ]
         await send({"type": "http.response.start", "status": status, "headers": out_headers})
