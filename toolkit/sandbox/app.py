@@ -3,6 +3,13 @@
 Routing is a short table of regular expressions rather than Starlette's router because Attio
 answers *every* unknown path and every wrong method with the same 404 body (api-notes 1.6), and
 the request log, rate limiter and fault injector need to see each request exactly once.
+
+Order of checks per request: auth (401), route (404), rate limit (429), injected fault, handler.
+Faults: 429/500/503 and slow answers are produced here. Dropped connections are produced by the
+in-process transports when they are used (they alone can make the client see a connection
+error); over a socket (uvicorn) the app itself starts an answer and then raises
+`DroppedConnection`, which makes uvicorn close the connection: the client sees an incomplete
+response (`httpx.RemoteProtocolError`) whether the drop came before or after the write.
 """
 
 from __future__ import annotations
@@ -222,13 +229,14 @@ class SandboxApp:
         entry = LoggedRequest(scope["method"], scope["path"], query, _parse_body(raw), None)
         self.log.append(entry)
         predrawn = predrawn_fault.get()
-        decision = predrawn if predrawn is not None else None
-        status, body, extra = await self._respond(entry, headers, raw, decision)
+        status, body, extra = await self._respond(entry, headers, raw, predrawn)
         entry.status, entry.response = status, body
         if predrawn is None and entry.fault in ("drop_before", "drop_after"):
             # Over a real socket: start an answer, then fail, so the server closes the connection
-            # and the client sees a broken response instead of an answer.
-            entry.status = None
+            # and the client sees a broken response instead of an answer. The log keeps the
+            # status of a request that was applied (drop_after), and None for one that was not.
+            if entry.fault == "drop_before":
+                entry.status, entry.response = None, None
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-length", b"64"), (b"content-type", b"application/json")]})  # fmt: skip
             raise DroppedConnection(f"sandbox: {entry.fault} fault on {entry.method} {entry.path}")
