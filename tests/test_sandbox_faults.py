@@ -173,6 +173,7 @@ def test_drop_after_over_loopback_breaks_the_connection_after_the_write() -> Non
                 client.post("/v2/objects/companies/records", json={"data": {"values": {"name": "Acme"}}})
     companies = app.catalog.object("companies")
     assert companies is not None and len(list(app.store.all(companies))) == 1
+    assert (app.log[-1].status, app.log[-1].fault) == (200, "drop_after")
 
 
 def test_auth_and_rate_limit_over_loopback() -> None:
