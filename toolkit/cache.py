@@ -128,7 +128,7 @@ class Cache:
             return
         oldest_kept = min(i for i in keep if i is not None)
         for row_type in (CachedWorkspace, *(row for row, _ in _SNAPSHOT_TABLES)):
-            session.exec(delete(row_type).where(col(row_type.pull_id) < oldest_kept))  # type: ignore[attr-defined]
+            session.exec(delete(row_type).where(col(row_type.pull_id) < oldest_kept))  # type: ignore[arg-type, attr-defined]
         session.exec(delete(SchemaPull).where(col(SchemaPull.id) < oldest_kept))
 
     def pulls(self, limit: int = KEEP_PULLS) -> list[SchemaPull]:

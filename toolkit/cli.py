@@ -80,13 +80,13 @@ def connection_options(func: F) -> F:
     return func
 
 
-def load_settings(ctx: click.Context, **options: Any) -> Settings:
+def load_settings(ctx: click.Context, /, **options: Any) -> Settings:
     settings = Settings.load(**{k: v for k, v in options.items() if v is not None})
     ctx.meta[SETTINGS] = settings  # meta is shared by the whole context chain: _Cli reads it
     return settings
 
 
-def make_client(ctx: click.Context, settings: Settings) -> AttioClient:
+def make_client(ctx: click.Context, /, settings: Settings) -> AttioClient:
     """The client for a command. An httpx transport in the root context's `obj`
     (``cli.main(obj={"transport": ...})``) replaces the network: the demo's in-process
     sandbox and the CLI tests use it."""
@@ -95,7 +95,7 @@ def make_client(ctx: click.Context, settings: Settings) -> AttioClient:
     return AttioClient.from_settings(settings, transport=transport)
 
 
-def open_settings_cache(ctx: click.Context, settings: Settings) -> Cache:
+def open_settings_cache(ctx: click.Context, /, settings: Settings) -> Cache:
     cache = open_cache(settings.database)
     ctx.call_on_close(cache.close)
     return cache
@@ -122,7 +122,7 @@ def schema() -> None:
 @connection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def schema_pull(ctx: click.Context, as_json: bool, **options: Any) -> None:
+def schema_pull(ctx: click.Context, /, as_json: bool, **options: Any) -> None:
     """Fetch objects, attributes, options, statuses and members into the cache.
 
     \b
@@ -173,7 +173,7 @@ def schema_pull(ctx: click.Context, as_json: bool, **options: Any) -> None:
 @click.option("--db", "database", metavar="PATH_OR_URL", help="Cache database [env ATTIO_SYNC_DB].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
-def schema_show(ctx: click.Context, object_slug: str | None, as_json: bool, database: str | None) -> None:
+def schema_show(ctx: click.Context, /, object_slug: str | None, as_json: bool, database: str | None) -> None:
     """List the cached objects, or one OBJECT's attributes."""
     settings = load_settings(ctx, database=database)
     snapshot = open_settings_cache(ctx, settings).load_schema()
@@ -193,7 +193,8 @@ def _show_objects(snapshot: WorkspaceSchema, as_json: bool) -> None:
         return
     table = Table("object", "singular", "plural", "attributes")
     for row in rows:
-        table.add_row(row["api_slug"], row["singular_noun"] or "", row["plural_noun"] or "", str(row["attributes"]))
+        table.add_row(str(row["api_slug"]), str(row["singular_noun"] or ""), str(row["plural_noun"] or ""),
+                      str(row["attributes"]))
     console().print(table)
 
 
@@ -228,7 +229,7 @@ def _show_attributes(snapshot: WorkspaceSchema, object_slug: str, as_json: bool)
 @click.option("--db", "database", metavar="PATH_OR_URL", help="Cache database [env ATTIO_SYNC_DB].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
-def schema_diff(ctx: click.Context, as_json: bool, database: str | None) -> None:
+def schema_diff(ctx: click.Context, /, as_json: bool, database: str | None) -> None:
     """List what changed between the last two pulls."""
     settings = load_settings(ctx, database=database)
     cache = open_settings_cache(ctx, settings)
@@ -261,7 +262,7 @@ def schema_diff(ctx: click.Context, as_json: bool, database: str | None) -> None
 @click.option("--db", "database", metavar="PATH_OR_URL", help="Cache database [env ATTIO_SYNC_DB].")
 @click.option("--json", "as_json", is_flag=True, help="Print {ok, value, problems, notes} as JSON.")
 @click.pass_context
-def value_command(ctx: click.Context, target: str, value: str, phone_region: str | None, nulls: str,
+def value_command(ctx: click.Context, /, target: str, value: str, phone_region: str | None, nulls: str,
                   database: str | None, as_json: bool) -> None:
     """Check one VALUE against an attribute of the cached schema.
 

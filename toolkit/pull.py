@@ -68,6 +68,7 @@ async def fetch_schema(client: AttioClient) -> WorkspaceSchema:
     self_body, objects, members = await gather_all(
         [client.get_self(), client.list_objects(), client.list_members()]
     )
+    assert isinstance(self_body, dict), "GET /v2/self answers an object"
     slugs = [o["api_slug"] for o in objects]
     attribute_lists = await gather_all(client.list_attributes(slug, show_archived=True) for slug in slugs)
     attributes = dict(zip(slugs, attribute_lists))

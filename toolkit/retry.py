@@ -45,7 +45,7 @@ class RetryPolicy:
 
     def backoff_seconds(self, attempt: int) -> float:
         """The wait after failed attempt number `attempt` (1-based), before jitter."""
-        return min(self.cap, self.base * 2 ** (attempt - 1))
+        return min(self.cap, self.base * 2.0 ** (attempt - 1))
 
     def wait_for(self, error: ApiError, attempt: int) -> float:
         """How long to wait after `error` on attempt `attempt`, jitter included."""

@@ -74,6 +74,7 @@ def _choices(old: WorkspaceSchema, new: WorkspaceSchema, before: AttributeInfo |
             a, b = was.get(title), now.get(title)
             where = f"{subject}: {title}"
             if a is None:
+                assert b is not None
                 changes.append(Change(f"{noun} added", where, "archived" if b.is_archived else ""))
             elif b is None:
                 changes.append(Change(f"{noun} removed", where))
