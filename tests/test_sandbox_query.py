@@ -104,6 +104,8 @@ def test_limit_offset_and_the_short_last_page(people: Harness) -> None:
     ("body", "code"),
     [
         ({"filter": {"shoe_size": 44}}, "unknown_filter_attribute_slug"),
+        ({"filter": {"phone_numbers": {"original_phone_number": "+14155552671"}}}, "invalid_filter_field"),
+        ({"filter": {"primary_location": {"latitude": "48.85"}}}, "invalid_filter_field"),
         ({"filter": {"job_title": {"$neq": "x"}}}, "invalid_filter_operator"),
         ({"filter": {"job_title": {"$gt": "x"}}}, "invalid_filter_operator"),
         ({"filter": {"$or": {"job_title": "x"}}}, "filter_error"),

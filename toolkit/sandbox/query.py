@@ -36,6 +36,21 @@ MAIN_PROPERTY = {
     "interaction": "interacted_at",
     "location": "line_1",
 }
+#: The properties a filter may name, per type (api-notes 5.6); others are refused with
+#: `invalid_filter_field` (live Attio refused `original_phone_number`, for one).
+FILTERABLE = {
+    "email-address": {"email_address", "email_domain", "email_root_domain", "email_local_specifier"},
+    "domain": {"domain", "root_domain"},
+    "phone-number": {"phone_number", "country_code"},
+    "location": {"line_1", "line_2", "line_3", "line_4", "locality", "region", "postcode", "country_code"},
+    "personal-name": {"first_name", "last_name", "full_name"},
+    "actor-reference": {"referenced_actor_type", "referenced_actor_id"},
+    "interaction": {"owner_member_id", "interacted_at", "interaction_type"},
+    "select": {"option", "active_from"},
+    "status": {"status", "active_from"},
+    "record-reference": {"target_object", "target_record_id"},
+    "currency": {"currency_value", "currency_code"},
+}
 _ORDERED_TYPES = frozenset({"number", "date", "timestamp", "rating", "currency", "interaction"})
 _OPERATORS = frozenset({"$eq", "$in", "$contains", "$starts_with", "$ends_with", "$lt", "$lte", "$gt", "$gte",
                         "$not_empty"})  # fmt: skip
@@ -109,10 +124,14 @@ def _value_condition(attr: AttributeInfo, spec: Any) -> Callable[[JSON], bool] |
     elif spec and all(k.startswith("$") for k in spec):
         spec = {main: spec}
     checks: list[tuple[str, str, Any]] = []
+    allowed = FILTERABLE.get(attr.type, {"value"})
     for prop, ops in spec.items():
         if prop.startswith("$"):
             raise _filter_error(f'Operator "{prop}" cannot be mixed with properties of "{attr.api_slug}".',
                                 "invalid_filter_operator")  # fmt: skip
+        if prop not in allowed:
+            raise _filter_error(f'Cannot filter "{attr.api_slug}" ({attr.type}) on field "{prop}".',
+                                "invalid_filter_field")  # fmt: skip
         if not isinstance(ops, Mapping) or not ops or not all(k.startswith("$") for k in ops):
             ops = {"$eq": ops}
         for op, operand in ops.items():
