@@ -130,6 +130,15 @@ def test_slow_answers_really_wait(make_sandbox) -> None:  # noqa: F811
     assert harness.app.log[-1].fault == "slow"
 
 
+def test_latency_applies_to_every_answer(make_sandbox) -> None:  # noqa: F811
+    harness = make_sandbox(SandboxConfig(latency=0.05))
+    started = time.perf_counter()
+    for _ in range(3):
+        harness.client.get("/v2/objects")
+    assert time.perf_counter() - started >= 0.15
+    assert all(entry.fault is None for entry in harness.app.log)
+
+
 def test_request_log_records_method_path_query_body_status(sandbox: Harness) -> None:
     sandbox.assert_("people", "email_addresses", {"email_addresses": ["ada@example.com"]})
     sandbox.client.get("/v2/objects/people/attributes", params={"limit": "2"})

@@ -189,9 +189,10 @@ def test_command_options_and_errors(tmp_path: Path, monkeypatch) -> None:
     served: list[SandboxApp] = []
     monkeypatch.setattr(command, "_serve", lambda app, port: served.append(app))
     runner = CliRunner()
-    ok = runner.invoke(command.sandbox, ["--activate", "users,workspaces", "--token", "t" * 64])
+    ok = runner.invoke(command.sandbox, ["--activate", "users,workspaces", "--token", "t" * 64, "--latency", "0.1"])
     assert ok.exit_code == 0, ok.output
     assert served[-1].config.activate == {"users", "workspaces"} and served[-1].config.token == "t" * 64
+    assert served[-1].config.latency == 0.1
     seed = seed_file(tmp_path, "seed.toml", SEED_TOML)
     assert runner.invoke(command.sandbox, ["--seed", str(seed)]).exit_code == 0
     assert served[-1].catalog.object("projects") is not None

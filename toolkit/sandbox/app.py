@@ -268,6 +268,8 @@ class SandboxApp:
         retry_at = self.limiter.acquire(bucket)
         if retry_at is not None:
             return 429, dict(RATE_LIMIT_BODY), {"retry-after": retry_at}
+        if self.config.latency > 0:
+            await anyio.sleep(self.config.latency)
         if decision is None:
             decision = self.faults.draw()
         if decision.slow:

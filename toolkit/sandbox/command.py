@@ -74,6 +74,8 @@ def build_app(config: SandboxConfig, *, seed: Path | None = None, cache_url: str
 @click.option("--faults", callback=_faults, metavar="SPEC",
               help='Share of failures, e.g. "429=0.2,500=0.05,503=0.05,drop_before=0.02,drop_after=0.03,slow=0.1:0.5".')
 @click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault draws.")
+@click.option("--latency", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds every answer waits, to feel like a network.")
 @click.option("--token", help="The token to accept (default: a new random one).")
 def sandbox(
     port: int,
@@ -85,6 +87,7 @@ def sandbox(
     write_rate: int,
     faults: FaultSpec,
     fault_seed: int,
+    latency: float,
     token: str | None,
 ) -> None:
     """Serve a local Attio API (in memory) on 127.0.0.1 to rehearse a sync.
@@ -103,6 +106,7 @@ def sandbox(
         write_rate=write_rate or None,
         faults=faults,
         fault_seed=fault_seed,
+        latency=latency,
     )
     try:
         if from_cache:

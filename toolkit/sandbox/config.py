@@ -139,6 +139,7 @@ class SandboxConfig:
         write_rate: writes allowed per clock second (Attio's 25); None turns the limit off.
         faults: shares of failures to inject.
         fault_seed: seed of the fault draws (same seed, same sequence).
+        latency: seconds every answer waits, to feel like a network (0 by default).
         id_seed: seed of record ids; None means random uuid4s.
         multiple_match: the error code of an assert that matches several records [unconfirmed].
         missing_matching_value: an assert whose values lack the matching attribute either fails
@@ -167,6 +168,7 @@ class SandboxConfig:
     write_rate: int | None = 25
     faults: FaultSpec = field(default_factory=FaultSpec)
     fault_seed: int = 0
+    latency: float = 0.0
     id_seed: int | None = None
     multiple_match: MultipleMatch = "multiple_match_results"
     missing_matching_value: Literal["error", "create"] = "error"
