@@ -3,6 +3,7 @@
 ```
 AttioSyncError                    root: catch this to catch everything of ours
 ├── ConfigError                   fix the settings (flag, env var) and run again
+│   └── MappingError              fix the mapping file: every problem has its file, line and key
 ├── CacheError                    the local database could not be read or written
 │   └── MigrationError            ...or could not be brought to the current schema
 ├── SchemaError                   the cached workspace schema is missing or cannot serve
@@ -30,6 +31,7 @@ Attio's answer, never from request headers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -38,6 +40,8 @@ __all__ = [
     # set-up and local state
     "CacheError",
     "ConfigError",
+    "MappingError",
+    "MappingProblem",
     "MigrationError",
     "SchemaError",
     # input
@@ -67,6 +71,31 @@ class ConfigError(AttioSyncError):
     def __init__(self, errors: Sequence[str]) -> None:
         self.errors = list(errors)
         super().__init__("; ".join(self.errors))
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    """One thing wrong with a mapping file, and where."""
+
+    file: str
+    line: int | None
+    key: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class MappingError(ConfigError):
+    """The mapping file cannot be used; `problems` lists each with its file, line and key."""
+
+    def __init__(self, problems: Sequence[MappingProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__([str(p) for p in self.problems])
+
+    def __str__(self) -> str:
+        return "\n".join(self.errors)
 
 
 class CacheError(AttioSyncError):
