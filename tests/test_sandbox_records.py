@@ -359,3 +359,12 @@ def test_seeded_runs_answer_identically(make_sandbox) -> None:  # noqa: F811
         return [(r.headers["x-attio-execution-id"], r.content) for r in answers]
 
     assert run() == run()
+
+
+def test_a_body_that_is_not_json(sandbox: Harness) -> None:
+    response = sandbox.client.post("/v2/objects/people/records", content=b"{not json",
+                                   headers={"content-type": "application/json"})  # fmt: skip
+    assert (response.status_code, response.json()["code"]) == (400, "validation_type")
+    assert sandbox.app.log[-1].body == "{not json"
+    quoted = sandbox.client.post("/v2/objects/people/records", json="just a string")
+    assert (quoted.status_code, quoted.json()["validation_errors"][0]["received"]) == (400, "string")

@@ -101,7 +101,7 @@ class LoggedRequest:
         method: the HTTP method.
         path: the path, without the query string.
         query: the query parameters (last value wins).
-        body: the parsed JSON body, the raw text when it is not JSON, or None.
+        body: the parsed JSON body, the raw text (a `RawBody`) when it is not JSON, or None.
         status: the status answered; None when the connection dropped before an answer.
         response: the parsed response body, None when there was none.
         fault: the injected fault (``"429"``, ``"500"``, ``"503"``, ``"drop_before"``,
@@ -229,7 +229,7 @@ class SandboxApp:
         entry = LoggedRequest(scope["method"], scope["path"], query, _parse_body(raw), None)
         self.log.append(entry)
         predrawn = predrawn_fault.get()
-        status, body, extra = await self._respond(entry, headers, raw, predrawn)
+        status, body, extra = await self._respond(entry, headers, predrawn)
         entry.status, entry.response = status, body
         if predrawn is None and entry.fault in ("drop_before", "drop_after"):
             # Over a real socket: start an answer, then fail, so the server closes the connection
@@ -251,7 +251,7 @@ class SandboxApp:
         await send({"type": "http.response.body", "body": payload})
 
     async def _respond(
-        self, entry: LoggedRequest, headers: dict[str, str], raw: bytes, decision: FaultDecision | None
+        self, entry: LoggedRequest, headers: dict[str, str], decision: FaultDecision | None
     ) -> tuple[int, Any, dict[str, str]]:
         if headers.get("authorization") not in self._accepted:
             message = (
@@ -287,7 +287,7 @@ class SandboxApp:
         if decision.kind == "drop_before":
             return 0, None, {}
         try:
-            call = Call(groups, entry.query, _json_body(entry.method, raw))
+            call = Call(groups, entry.query, _json_body(entry.method, entry.body))
             status, body = handler(self, call)
         except ApiProblem as problem:
             return problem.status, problem.body(), {}
@@ -306,25 +306,29 @@ def _next_second() -> str:
     return format_datetime(datetime.fromtimestamp(int(time.time()) + 1, UTC), usegmt=True)
 
 
+class RawBody(str):
+    """A request body that is not JSON, kept as text for the log."""
+
+
 def _parse_body(raw: bytes) -> Any:
+    """The body as JSON, a `RawBody` when it is not JSON, None when empty (parsed once per request)."""
     if not raw:
         return None
     try:
         return json.loads(raw)
     except ValueError:
-        return raw.decode("utf-8", "replace")
+        return RawBody(raw.decode("utf-8", "replace"))
 
 
-def _json_body(method: str, raw: bytes) -> Any:
-    """The request's JSON, or 400 `validation_type` when a body is needed and is not JSON."""
+def _json_body(method: str, parsed: Any) -> Any:
+    """The request's JSON for a handler, or 400 `validation_type` when a needed body is not JSON."""
     if method in ("GET", "DELETE"):
         return None
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
+    if isinstance(parsed, RawBody):
         raise ApiProblem(400, "validation_type", "Body payload validation error.", validation_errors=[
             {"code": "invalid_type", "path": [], "message": "Expected object, received string",
-             "expected": "object", "received": "string"}]) from None  # fmt: skip
+             "expected": "object", "received": "string"}])  # fmt: skip
+    return parsed
 
 
 def create_app(config: SandboxConfig | None = None, schema: WorkspaceSchema | None = None) -> SandboxApp:
