@@ -23,8 +23,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -34,7 +33,7 @@ from ..schema import WorkspaceSchema
 from .catalog import Catalog
 from .coercion import coerce_values
 from .config import SandboxConfig
-from .faults import RATE_LIMIT_BODY, FaultDecision, FaultInjector, RateLimiter, predrawn_fault
+from .faults import RATE_LIMIT_BODY, FaultDecision, FaultInjector, RateLimiter, predrawn_fault, retry_after
 from . import handlers
 from .problems import ApiProblem, not_found
 from .standard import stable_id, standard_schema
@@ -278,7 +277,7 @@ class SandboxApp:
         if decision.kind is not None:
             entry.fault = decision.kind
         if decision.kind == "429":
-            return 429, dict(RATE_LIMIT_BODY), {"retry-after": _next_second()}
+            return 429, dict(RATE_LIMIT_BODY), {"retry-after": retry_after(int(time.time()) + 1)}
         if decision.kind in ("500", "503"):
             code = int(decision.kind)
             # Attio's 5xx bodies may be anything (api-notes 1.6); a JSON one keeps the log simple.
@@ -300,10 +299,6 @@ class SandboxApp:
                 if match:
                     return handler, match.groups(), bucket
         return None
-
-
-def _next_second() -> str:
-    return format_datetime(datetime.fromtimestamp(int(time.time()) + 1, UTC), usegmt=True)
 
 
 class RawBody(str):

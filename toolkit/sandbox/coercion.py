@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from ..schema import AttributeInfo, ObjectInfo
 from .catalog import Catalog, is_uuid
 from .config import SandboxConfig
-from .problems import ApiProblem, invalid_value, json_type_name, validation_item
+from .problems import ApiProblem, invalid_value, json_type_name, unrecognized_keys, validation_item
 from .values import SCALAR_COERCERS, Invalid, Options, value_key
 
 __all__ = ["Resolver", "coerce_values"]
@@ -132,10 +132,8 @@ def _bare(item: Any, key: str) -> Any:
     if isinstance(item, dict):
         extra = set(item) - {key}
         if key not in item or extra:
-            raise Invalid([validation_item("invalid_type", [key], "Required", expected="string", received="undefined")]
-                          if key not in item else
-                          [validation_item("unrecognized_keys", [], f"Unrecognized key(s) in object: {sorted(extra)}",
-                                           keys=sorted(extra))])  # fmt: skip
+            raise Invalid([validation_item("invalid_type", [key], "Required", expected="string", received="undefined")
+                           if key not in item else unrecognized_keys(extra)])
         item = item[key]
     if not isinstance(item, str):
         raise Invalid([validation_item("invalid_type", [key] if isinstance(item, dict) else [],
@@ -164,8 +162,7 @@ def _actor(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
     if isinstance(item, dict) and "referenced_actor_type" in item:
         extra = set(item) - {"referenced_actor_type", "referenced_actor_id"}
         if extra:
-            raise Invalid([validation_item("unrecognized_keys", [], f"Unrecognized key(s) in object: {sorted(extra)}",
-                                           keys=sorted(extra))])  # fmt: skip
+            raise Invalid([unrecognized_keys(extra)])
         if item["referenced_actor_type"] != "workspace-member":
             # Only workspace members can be written (api-notes 4.2).
             raise Invalid([validation_item("invalid_enum_value", ["referenced_actor_type"],
@@ -219,8 +216,7 @@ def _record_reference(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
     if "target_record_id" in item:
         if others != ["target_record_id"]:
             extra = sorted(set(others) - {"target_record_id"})
-            raise Invalid([validation_item("unrecognized_keys", [], f"Unrecognized key(s) in object: {extra}",
-                                           keys=extra)])  # fmt: skip
+            raise Invalid([unrecognized_keys(extra)])
         record_id = item["target_record_id"]
         if not is_uuid(record_id):
             raise Invalid([validation_item("invalid_string", ["target_record_id"], "Invalid uuid", validation="uuid")])

@@ -17,7 +17,7 @@ from email.utils import format_datetime
 
 from .config import FaultSpec
 
-__all__ = ["FaultDecision", "FaultInjector", "RateLimiter", "RATE_LIMIT_BODY", "predrawn_fault"]
+__all__ = ["RATE_LIMIT_BODY", "FaultDecision", "FaultInjector", "RateLimiter", "predrawn_fault", "retry_after"]
 
 RATE_LIMIT_BODY = {
     "status_code": 429,
@@ -25,6 +25,11 @@ RATE_LIMIT_BODY = {
     "code": "rate_limit_exceeded",
     "message": "Rate limit exceeded, please try again later",
 }
+
+
+def retry_after(epoch_second: int) -> str:
+    """A `Retry-After` value: the HTTP date of that second (api-notes 1.3: a date, not seconds)."""
+    return format_datetime(datetime.fromtimestamp(epoch_second, UTC), usegmt=True)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,6 @@ class RateLimiter:
             self._window = window
             self._counts = {"read": 0, "write": 0}
         if self._counts[kind] >= rate:
-            return format_datetime(datetime.fromtimestamp(window + 1, UTC), usegmt=True)
+            return retry_after(window + 1)
         self._counts[kind] += 1
         return None

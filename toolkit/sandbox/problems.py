@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ApiProblem", "invalid_value", "not_found", "validation_item"]
+__all__ = ["ApiProblem", "invalid_value", "json_type_name", "not_found", "unrecognized_keys", "validation_item"]
 
 JSON = dict[str, Any]
 
@@ -54,6 +54,12 @@ def not_found(message: str) -> ApiProblem:
 def validation_item(code: str, path: list[str | int], message: str, **extra: Any) -> JSON:
     """One zod-style `validation_errors` item."""
     return {"code": code, "path": path, "message": message, **extra}
+
+
+def unrecognized_keys(keys: object) -> JSON:
+    """The zod item for keys an object does not allow."""
+    found = sorted(keys)  # type: ignore[call-overload]
+    return validation_item("unrecognized_keys", [], f"Unrecognized key(s) in object: {found}", keys=found)
 
 
 def invalid_value(slug: str, errors: list[JSON]) -> ApiProblem:

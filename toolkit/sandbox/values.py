@@ -23,7 +23,7 @@ from typing import Any
 import phonenumbers
 from publicsuffixlist import PublicSuffixList
 
-from .problems import json_type_name, validation_item
+from .problems import json_type_name, unrecognized_keys, validation_item
 
 __all__ = [
     "COUNTRY_CODES",
@@ -83,8 +83,7 @@ def _unwrap(item: Any, key: str) -> Any:
         if key not in item:
             raise _type_error(_expected_for(key), _MISSING, [key])
         if extra:
-            raise Invalid([validation_item("unrecognized_keys", [], f"Unrecognized key(s) in object: {sorted(extra)}",
-                                           keys=sorted(extra))])  # fmt: skip
+            raise Invalid([unrecognized_keys(extra)])
         return item[key]
     return item
 
@@ -160,8 +159,7 @@ def coerce_currency(item: Any, ctx: Options) -> JSON:
     if isinstance(item, dict):
         extra = set(item) - {"currency_value", "currency_code"}
         if extra:
-            raise Invalid([validation_item("unrecognized_keys", [], f"Unrecognized key(s) in object: {sorted(extra)}",
-                                           keys=sorted(extra))])  # fmt: skip
+            raise Invalid([unrecognized_keys(extra)])
         # api-notes 4.2: the code comes from the attribute's config and cannot be written.
         if "currency_code" in item and item["currency_code"] != code:
             raise Invalid([validation_item("invalid", ["currency_code"],
@@ -351,8 +349,7 @@ def coerce_phone(item: Any, ctx: Options) -> JSON:
     if isinstance(item, dict):
         extra = set(item) - {"original_phone_number", "country_code"}
         if extra:
-            raise Invalid([validation_item("unrecognized_keys", [], f"Unrecognized key(s) in object: {sorted(extra)}",
-                                           keys=sorted(extra))])  # fmt: skip
+            raise Invalid([unrecognized_keys(extra)])
         number = item.get("original_phone_number", _MISSING)
         country = item.get("country_code")
         path: list[str | int] = ["original_phone_number"]
@@ -429,8 +426,7 @@ def coerce_location(item: Any, ctx: Options) -> JSON:
                                           expected="string", received=json_type_name(item[key])))  # fmt: skip
     extra = set(item) - set(LOCATION_KEYS)
     if extra:
-        errors.append(validation_item("unrecognized_keys", [], f"Unrecognized key(s) in object: {sorted(extra)}",
-                                      keys=sorted(extra)))  # fmt: skip
+        errors.append(unrecognized_keys(extra))
     if errors:
         raise Invalid(errors)
     out = {key: item[key] for key in LOCATION_KEYS}
