@@ -6,12 +6,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from alembic.migration import MigrationContext
 from attio_data import workspace
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, create_engine
 
-from toolkit.cache import KEEP_PULLS, Cache, load_schema, open_cache
+from toolkit.cache import KEEP_PULLS, Cache, load_schema, migrations_path, open_cache
 from toolkit.errors import CacheError, SchemaError
 from toolkit.models import SchemaPull
 from toolkit.cache import utcnow
@@ -47,7 +50,25 @@ def test_opening_twice_is_a_no_op(tmp_path: Path) -> None:
     open_cache(path).close()
     open_cache(path).close()
     (version,) = sqlite3.connect(path).execute("select version_num from alembic_version").fetchone()
-    assert version == "0001"
+    assert version == ScriptDirectory(str(migrations_path())).get_current_head()
+
+
+def test_an_older_database_is_upgraded_in_place_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(migrations_path()))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        assert "run" not in {r[0] for r in db.execute("select name from sqlite_master")}
+    cache = open_cache(str(path))  # opening upgrades to head
+    cache.save_schema(snapshot(), new_pull())
+    with sqlite3.connect(path) as db:
+        tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+    assert {"run", "event", "request", "record_state", "attribute"} <= tables
 
 
 def test_a_snapshot_round_trips(fresh_cache: Cache) -> None:

@@ -144,3 +144,89 @@ class CachedMember(SQLModel, table=True):
     access_level: str = "member"
     avatar_url: str | None = None
     created_at: str | None = None
+
+
+# -- the audit log: runs, events, requests, and the record state a sync keeps ----------------
+
+
+class Run(SQLModel, table=True):
+    """One `sync` (or `retry`) run: what it read, how it was told to run, what came of it."""
+
+    __tablename__ = "run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    command: str = "sync"
+    started_at: datetime
+    finished_at: datetime | None = None
+    state: str = "running"  # running, finished, interrupted
+    input: str = ""
+    mapping: str = ""
+    dry_run: bool = False
+    parent_run_id: int | None = Field(default=None, foreign_key="run.id")
+    base_url: str = ""
+    events: int = 0
+    synced: int = 0
+    unchanged: int = 0
+    invalid: int = 0
+    rejected: int = 0
+    failed: int = 0
+    duplicate: int = 0
+    requests: int = 0
+
+
+class EventRecord(SQLModel, table=True):
+    """The one final outcome of one input line in one run, with what is needed to trace and retry it."""
+
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    line: int
+    message_key: str = Field(index=True)  # the messageId, or a hash of the line without one
+    message_id: str | None = None
+    event_type: str | None = None
+    user_id: str | None = Field(default=None, index=True)
+    email: str | None = Field(default=None, index=True)
+    status: str = Field(index=True)
+    reason: str = ""
+    problems: Any | None = Field(default=None, sa_column=Column(JSON))
+    writes: Any | None = Field(default=None, sa_column=Column(JSON))
+    raw: str | None = None
+    finished_at: datetime
+    seconds: float = 0.0
+
+
+class RequestRecord(SQLModel, table=True):
+    """One HTTP attempt of a run, as the client's `on_attempt` hook reports it."""
+
+    __tablename__ = "request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    message_key: str | None = Field(default=None, index=True)
+    method: str
+    path: str
+    matching_attribute: str | None = None
+    attempt: int = 1
+    status: int | None = None
+    code: str | None = None
+    message: str | None = None
+    execution_id: str | None = None
+    latency: float = 0.0
+    record_id: str | None = None
+    started_at: datetime
+
+
+class RecordState(SQLModel, table=True):
+    """What attio-sync last sent for one record: its id, and per attribute a hash of the value
+    and the event time that set it. It lets a sync skip what Attio already has and refuse to
+    let an older event overwrite a newer value."""
+
+    __tablename__ = "record_state"
+
+    base_url: str = Field(primary_key=True)
+    object_slug: str = Field(primary_key=True)
+    match_key: str = Field(primary_key=True)  # "<matching attribute>=<canonical value>"
+    record_id: str | None = None
+    attributes: Any | None = Field(default=None, sa_column=Column(JSON))  # slug -> [hash, event time]
+    updated_at: datetime
