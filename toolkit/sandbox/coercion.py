@@ -5,10 +5,10 @@ reference). Scalar types are in `values.py`.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Protocol
 
-from ..schema import AttributeInfo, ObjectInfo
+from ..schema import AttributeInfo, ObjectInfo, OptionInfo, StatusInfo
 from .catalog import Catalog, is_uuid
 from .config import SandboxConfig
 from .problems import ApiProblem, invalid_value, json_type_name, unrecognized_keys, validation_item
@@ -142,20 +142,31 @@ def _bare(item: Any, key: str) -> Any:
     return item
 
 
+def _choice(
+    ctx: _Context,
+    attr: AttributeInfo,
+    item: Any,
+    key: str,
+    find: Callable[[AttributeInfo, str], OptionInfo | StatusInfo | None],
+    render: Callable[[Any], JSON],
+    not_found: str,
+) -> JSON:
+    """A select option or a status, by title or id, expanded to its full object (api-notes 4.2)."""
+    title = _bare(item, key)
+    found = find(attr, title)
+    if found is None or (found.is_archived and ctx.config.refuse_archived_options):
+        raise ApiProblem(400, "value_not_found", not_found.format(title))
+    return {key: render(found), "attribute_type": attr.type}
+
+
 def _select(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
-    title = _bare(item, "option")
-    option = ctx.catalog.find_option(attr, title)
-    if option is None or (option.is_archived and ctx.config.refuse_archived_options):
-        raise ApiProblem(400, "value_not_found", f'Cannot find select attribute with select option title "{title}".')
-    return {"option": ctx.catalog.option_json(option), "attribute_type": "select"}
+    return _choice(ctx, attr, item, "option", ctx.catalog.find_option, ctx.catalog.option_json,
+                   'Cannot find select attribute with select option title "{}".')  # fmt: skip
 
 
 def _status(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
-    title = _bare(item, "status")
-    status = ctx.catalog.find_status(attr, title)
-    if status is None or (status.is_archived and ctx.config.refuse_archived_options):
-        raise ApiProblem(400, "value_not_found", f'Cannot find Status with title "{title}".')
-    return {"status": ctx.catalog.status_json(status), "attribute_type": "status"}
+    return _choice(ctx, attr, item, "status", ctx.catalog.find_status, ctx.catalog.status_json,
+                   'Cannot find Status with title "{}".')  # fmt: skip
 
 
 def _actor(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..schema import AttributeInfo, ObjectInfo
+from ..schema import AttributeInfo, ObjectInfo, OptionInfo, StatusInfo
 from .coercion import coerce_values
 from .problems import ApiProblem, json_type_name, not_found, validation_item
 from .query import run_query
@@ -137,26 +137,29 @@ def get_attribute(app: SandboxApp, call: Call) -> Answer:
     return 200, {"data": app.catalog.attribute_json(_attribute(app, _target_object(app, target, ref), attr_ref))}
 
 
-def list_options(app: SandboxApp, call: Call) -> Answer:
-    """`GET …/attributes/{attribute}/options?show_archived=`."""
+def _list_choices(
+    app: SandboxApp,
+    call: Call,
+    kind: str,
+    choices: Mapping[str, Sequence[OptionInfo | StatusInfo]],
+    render: Callable[[Any], JSON],
+) -> Answer:
     target, ref, attr_ref = call.groups
     attr = _attribute(app, _target_object(app, target, ref), attr_ref)
-    if attr.type != "select":
-        raise ApiProblem(400, "validation_type", "This attribute is not a select attribute.")
+    if attr.type != kind:
+        raise ApiProblem(400, "validation_type", f"This attribute is not a {kind} attribute.")
     show_archived = _flag(call.query, "show_archived")
-    options = [o for o in app.catalog.options.get(attr.attribute_id, ()) if show_archived or not o.is_archived]
-    return 200, {"data": [app.catalog.option_json(o) for o in options]}
+    return 200, {"data": [render(c) for c in choices.get(attr.attribute_id, ()) if show_archived or not c.is_archived]}
+
+
+def list_options(app: SandboxApp, call: Call) -> Answer:
+    """`GET …/attributes/{attribute}/options?show_archived=`."""
+    return _list_choices(app, call, "select", app.catalog.options, app.catalog.option_json)
 
 
 def list_statuses(app: SandboxApp, call: Call) -> Answer:
     """`GET …/attributes/{attribute}/statuses?show_archived=` (default false)."""
-    target, ref, attr_ref = call.groups
-    attr = _attribute(app, _target_object(app, target, ref), attr_ref)
-    if attr.type != "status":
-        raise ApiProblem(400, "validation_type", "This attribute is not a status attribute.")
-    show_archived = _flag(call.query, "show_archived")
-    statuses = [s for s in app.catalog.statuses.get(attr.attribute_id, ()) if show_archived or not s.is_archived]
-    return 200, {"data": [app.catalog.status_json(s) for s in statuses]}
+    return _list_choices(app, call, "status", app.catalog.statuses, app.catalog.status_json)
 
 
 # -- records --------------------------------------------------------------------------------------

@@ -231,28 +231,26 @@ def format_timestamp(moment: datetime, nanos: int | None = None) -> str:
     )
 
 
-def coerce_date(item: Any, ctx: Options) -> JSON:
-    """date: ISO-8601, partial forms padded; a zone that changes the UTC day moves the date."""
+def _instant(item: Any, what: str) -> tuple[datetime, int]:
+    """The instant and nanoseconds of a date or timestamp write (a string or ``{"value": s}``)."""
     value = _unwrap(item, "value")
     if not isinstance(value, str):
         raise _type_error("string", value, ["value"] if isinstance(item, dict) else [])
     parsed = parse_iso(value)
     if parsed is None:
-        raise Invalid([validation_item("invalid_date", [], "Invalid date")])
-    moment, _, _ = parsed
-    # A zone that moves the instant to another UTC day moves the date too (api-notes 4.2).
-    return {"value": moment.date().isoformat().rjust(10, "0"), "attribute_type": "date"}
+        raise Invalid([validation_item("invalid_date", [], f"Invalid {what}")])
+    return parsed[0], parsed[1]
+
+
+def coerce_date(item: Any, ctx: Options) -> JSON:
+    """date: ISO-8601, partial forms padded; a zone that changes the UTC day moves the date."""
+    moment, _ = _instant(item, "date")
+    return {"value": moment.date().isoformat(), "attribute_type": "date"}
 
 
 def coerce_timestamp(item: Any, ctx: Options) -> JSON:
     """timestamp: ISO-8601, partial forms padded, UTC assumed, read back with nine digits."""
-    value = _unwrap(item, "value")
-    if not isinstance(value, str):
-        raise _type_error("string", value, ["value"] if isinstance(item, dict) else [])
-    parsed = parse_iso(value)
-    if parsed is None:
-        raise Invalid([validation_item("invalid_date", [], "Invalid timestamp")])
-    moment, nanos, _ = parsed
+    moment, nanos = _instant(item, "timestamp")
     return {"value": format_timestamp(moment, nanos), "attribute_type": "timestamp"}
 
 
