@@ -44,9 +44,9 @@ def _filler(app: SandboxApp, obj: str, slug: str) -> Any:
     n = next(_counter)
     kind = attr.type
     if kind == "select":
-        return app.catalog.options[attr.attribute_id][0].title
+        return app.catalog.schema.options_of(attr)[0].title
     if kind == "status":
-        return app.catalog.statuses[attr.attribute_id][0].title
+        return app.catalog.schema.statuses_of(attr)[0].title
     if kind == "actor-reference":
         return next(m.email_address for m in app.catalog.schema.members if m.access_level == "admin")
     return {
@@ -90,7 +90,7 @@ def test_every_toolkit_write_form_is_accepted_by_the_sandbox(make_sandbox) -> No
         _seed_targets(harness.app, case.expected)
         values = {slug: case.expected}
         required = {a.api_slug: _filler(harness.app, obj, a.api_slug)
-                    for a in harness.app.catalog.attributes_of(harness.app.catalog.objects[schema_factory.OBJECT_IDS[obj]])
+                    for a in harness.app.catalog.attributes_of(harness.app.catalog.object_of(schema_factory.OBJECT_IDS[obj]))
                     if a.is_required and a.api_slug != slug}  # fmt: skip
         response = harness.create(obj, {**required, **values})
         replayed += 1

@@ -1,7 +1,8 @@
 """The served schema, indexed for the request path, and its JSON shapes (api-notes 2.2, 3.2, 3.4, 6.1).
 
-`WorkspaceSchema` answers lookups by linear scans in places; the sandbox looks things up on every
-value of every request, so `Catalog` builds its own dictionaries once.
+Lookups go through `WorkspaceSchema`'s own cached indexes; `Catalog` adds only what the request
+path needs beyond them (attributes per object in UI order, attributes by id alone) and renders
+each item as Attio's JSON.
 """
 
 from __future__ import annotations
@@ -26,36 +27,25 @@ def is_uuid(text: object) -> bool:
 
 @dataclass
 class Catalog:
-    """Lookups by slug or id over one `WorkspaceSchema`, plus the Attio JSON of each item."""
+    """Lookups by slug or id over one `WorkspaceSchema`, plus the Attio JSON of each item.
+
+    Objects, attributes, options, statuses and members are looked up through the schema's own
+    cached indexes; the catalog adds the two the request path needs and the schema has not:
+    each served object's attributes in UI order, and attributes by id alone.
+    """
 
     schema: WorkspaceSchema
-    objects: dict[str, ObjectInfo] = field(default_factory=dict)
     attributes: dict[str, list[AttributeInfo]] = field(default_factory=dict)
-    _attr_keys: dict[tuple[str, str], AttributeInfo] = field(default_factory=dict)
     attribute_by_id: dict[str, AttributeInfo] = field(default_factory=dict)
-    options: dict[str, list[OptionInfo]] = field(default_factory=dict)
-    statuses: dict[str, list[StatusInfo]] = field(default_factory=dict)
-    members: dict[str, MemberInfo] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for obj in self.schema.objects:
-            self.objects[obj.api_slug] = obj
-            self.objects[obj.object_id] = obj
             self.attributes[obj.object_id] = []
         for attr in sorted(self.schema.attributes, key=lambda a: a.position):
             if attr.object_id not in self.attributes:
                 continue  # an attribute of an object that is not served
             self.attributes[attr.object_id].append(attr)
-            self._attr_keys[(attr.object_id, attr.api_slug)] = attr
-            self._attr_keys[(attr.object_id, attr.attribute_id)] = attr
             self.attribute_by_id[attr.attribute_id] = attr
-        for option in self.schema.options:
-            self.options.setdefault(option.attribute_id, []).append(option)
-        for status in self.schema.statuses:
-            self.statuses.setdefault(status.attribute_id, []).append(status)
-        for member in self.schema.members:
-            self.members[member.email_address.lower()] = member
-            self.members[member.workspace_member_id] = member
 
     @property
     def workspace_id(self) -> str:
@@ -66,11 +56,17 @@ class Catalog:
 
     def object(self, slug_or_id: str) -> ObjectInfo | None:
         """The served object with this slug or id."""
-        return self.objects.get(slug_or_id)
+        return self.schema.find_object(slug_or_id)
+
+    def object_of(self, object_id: str) -> ObjectInfo:
+        """The served object with this id (which the caller knows to exist)."""
+        found = self.schema.find_object(object_id)
+        assert found is not None, object_id
+        return found
 
     def attribute(self, obj: ObjectInfo, slug_or_id: str) -> AttributeInfo | None:
         """An attribute of `obj` by slug or id, archived ones included."""
-        return self._attr_keys.get((obj.object_id, slug_or_id))
+        return self.schema.find_attribute(obj.object_id, slug_or_id)
 
     def attributes_of(self, obj: ObjectInfo) -> list[AttributeInfo]:
         """The attributes of `obj` in UI order, archived ones included."""
@@ -85,21 +81,15 @@ class Catalog:
 
     def find_option(self, attr: AttributeInfo, title_or_id: str) -> OptionInfo | None:
         """A select option by id or exact title."""
-        for option in self.options.get(attr.attribute_id, ()):
-            if option.option_id == title_or_id or option.title == title_or_id:
-                return option
-        return None
+        return next((o for o in self.schema.options_of(attr) if title_or_id in (o.option_id, o.title)), None)
 
     def find_status(self, attr: AttributeInfo, title_or_id: str) -> StatusInfo | None:
         """A status by id or exact title."""
-        for status in self.statuses.get(attr.attribute_id, ()):
-            if status.status_id == title_or_id or status.title == title_or_id:
-                return status
-        return None
+        return next((s for s in self.schema.statuses_of(attr) if title_or_id in (s.status_id, s.title)), None)
 
     def member(self, email_or_id: str) -> MemberInfo | None:
         """A workspace member by id or email (case-insensitive)."""
-        return self.members.get(email_or_id) or self.members.get(email_or_id.lower())
+        return self.schema.find_member(email_or_id)
 
     # -- JSON shapes ---------------------------------------------------------------------------
 

@@ -141,7 +141,7 @@ def _list_choices(
     app: SandboxApp,
     call: Call,
     kind: str,
-    choices: Mapping[str, Sequence[OptionInfo | StatusInfo]],
+    choices: Callable[[AttributeInfo], Sequence[OptionInfo | StatusInfo]],
     render: Callable[[Any], JSON],
 ) -> Answer:
     target, ref, attr_ref = call.groups
@@ -149,17 +149,17 @@ def _list_choices(
     if attr.type != kind:
         raise ApiProblem(400, "validation_type", f"This attribute is not a {kind} attribute.")
     show_archived = _flag(call.query, "show_archived")
-    return 200, {"data": [render(c) for c in choices.get(attr.attribute_id, ()) if show_archived or not c.is_archived]}
+    return 200, {"data": [render(c) for c in choices(attr) if show_archived or not c.is_archived]}
 
 
 def list_options(app: SandboxApp, call: Call) -> Answer:
     """`GET …/attributes/{attribute}/options?show_archived=`."""
-    return _list_choices(app, call, "select", app.catalog.options, app.catalog.option_json)
+    return _list_choices(app, call, "select", app.catalog.schema.options_of, app.catalog.option_json)
 
 
 def list_statuses(app: SandboxApp, call: Call) -> Answer:
     """`GET …/attributes/{attribute}/statuses?show_archived=` (default false)."""
-    return _list_choices(app, call, "status", app.catalog.statuses, app.catalog.status_json)
+    return _list_choices(app, call, "status", app.catalog.schema.statuses_of, app.catalog.status_json)
 
 
 # -- records --------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ class Store:
 
     def record_json(self, record: Record) -> JSON:
         """The record shape of api-notes 5.1: every non-archived attribute, ``[]`` when empty."""
-        obj = self.catalog.objects[record.object_id]
+        obj = self.catalog.object_of(record.object_id)
         values = {
             attr.api_slug: record.values.get(attr.attribute_id, [])
             for attr in self.catalog.attributes_of(obj)
@@ -305,7 +305,7 @@ class Store:
         return found
 
     def _system_values(self, record: Record, at: str) -> Iterator[tuple[str, list[JSON]]]:
-        obj = self.catalog.objects[record.object_id]
+        obj = self.catalog.object_of(record.object_id)
         for slug, payload in (
             ("record_id", {"value": record.record_id, "attribute_type": "text"}),
             ("created_at", {"value": at, "attribute_type": "timestamp"}),
@@ -396,7 +396,7 @@ class Store:
         current = target.values.get(inverse.attribute_id, [])
         if any(v["target_record_id"] == record.record_id for v in current):
             return
-        obj = self.catalog.objects[record.object_id]
+        obj = self.catalog.object_of(record.object_id)
         value = self._envelope({"target_object": obj.api_slug, "target_record_id": record.record_id,
                                 "attribute_type": "record-reference"}, at)  # fmt: skip
         if inverse.is_multiselect:
