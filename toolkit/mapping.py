@@ -21,7 +21,10 @@ A broken file is refused with a `MappingError` that names the file, the line and
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import json
+import math
 import re
 import tomllib
 from collections.abc import Mapping as MappingABC
@@ -41,6 +44,7 @@ __all__ = [
     "Options",
     "Source",
     "default_mapping",
+    "dump_mapping",
     "load_mapping",
     "parse_mapping",
 ]
@@ -115,7 +119,13 @@ class Source:
 
     @property
     def is_literal(self) -> bool:
+        """True when the value is a fixed literal rather than read from the event."""
         return self.literal is not _MISSING
+
+    @property
+    def is_set(self) -> bool:
+        """False for the empty source (`user_id = false` in group-workspace): nothing is read."""
+        return self.is_literal or bool(self.paths)
 
     def resolve(self, event: Any) -> tuple[bool, Any]:
         """`(found, value)`: the literal, or the first path present in the event.
@@ -131,12 +141,14 @@ class Source:
         return False, None
 
     def describe(self) -> str:
+        """A short human form: the paths joined by "or", the literal, or "(none)"."""
         if self.is_literal:
             return f"literal {self.literal!r}"
-        return " or ".join(p.text for p in self.paths)
+        return " or ".join(p.text for p in self.paths) or "(none)"
 
     @classmethod
     def of(cls, *paths: str) -> Source:
+        """A source reading these paths in order; `ValueError` for a malformed path."""
         return cls(paths=tuple(EventPath.parse(p) for p in paths))
 
 
@@ -161,10 +173,13 @@ class Action:
     on: tuple[str, ...]
     options: Options = Options()
     index: int = 1
-    line: int | None = None
+    # Where the action was written, not what it does: two mappings that say the same thing
+    # compare equal wherever their actions sit in the file.
+    line: int | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
+        """How findings and messages name the action: ``action 1 (identify-user)``."""
         return f"action {self.index} ({self.kind})"
 
     def attribute_maps(self) -> dict[str, dict[str, Source]]:
@@ -190,7 +205,10 @@ class IdentifyUser(Action):
 @dataclass(frozen=True)
 class GroupWorkspace(Action):
     """`group` → a Company matched on domain and a Workspace matched on workspace id, linked,
-    with the event's user (when there is one) added to the workspace's users."""
+    with the event's user (when there is one) added to the workspace's users.
+
+    `user_id = false` in the file turns the user link off (an empty `Source`).
+    """
 
     kind: ClassVar[str] = "group-workspace"
     default_on: ClassVar[tuple[str, ...]] = ("group",)
@@ -228,7 +246,7 @@ class Mapping:
 
     actions: tuple[Action, ...]
     options: Options = Options()
-    path: str | None = None
+    path: str | None = field(default=None, compare=False)
 
     def actions_for(self, event_type: str) -> tuple[Action, ...]:
         """The actions that take this event type, in file order."""
@@ -236,7 +254,12 @@ class Mapping:
 
     @property
     def label(self) -> str:
+        """The file it came from, or ``(default mapping)``."""
         return self.path or "(default mapping)"
+
+    def to_toml(self) -> str:
+        """This mapping as a mapping file; see `dump_mapping`."""
+        return dump_mapping(self)
 
 
 def default_mapping() -> Mapping:
@@ -288,6 +311,9 @@ def _line_of_decode_error(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+_HEADER = re.compile(r"^\s*\[")
+
+
 class _Parser:
     """Turns the TOML data into a `Mapping`, collecting every problem with its line."""
 
@@ -301,35 +327,65 @@ class _Parser:
     def problem(self, message: str, key: str | None = None, *, action: int | None = None) -> None:
         self.problems.append(MappingProblem(self.filename, self.line_of(key, action), key, message))
 
-    def line_of(self, key: str | None, action: int | None) -> int | None:
-        """The line a key is on, searched within its action's block (TOML keeps no positions)."""
+    def _block(self, action: int | None) -> tuple[int, int] | None:
+        """0-based [start, end) of the lines of an action (or of the top, before any table)."""
         if action is None:
-            start, end = 0, self.action_lines[0] - 1 if self.action_lines else len(self.lines)
-        elif action - 1 < len(self.action_lines):
-            start = self.action_lines[action - 1] - 1
-            end = self.action_lines[action] - 1 if action < len(self.action_lines) else len(self.lines)
-        else:
+            end = next((n for n, line in enumerate(self.lines) if _HEADER.match(line)), len(self.lines))
+            return 0, end
+        if action - 1 >= len(self.action_lines):
             return None
+        start = self.action_lines[action - 1] - 1
+        end = self.action_lines[action] - 1 if action < len(self.action_lines) else len(self.lines)
+        return start, end
+
+    def line_of(self, key: str | None, action: int | None) -> int | None:
+        """The line a key is on (TOML keeps no positions, so the text is searched).
+
+        A plain key is looked for in its action's own lines (before any `[action.x]` table);
+        `person_attributes.twitter` in the `[action.person_attributes]` table, or on the line
+        of an inline table or dotted key. Falls back to the action's `[[action]]` line.
+        """
+        block = self._block(action)
+        if block is None:
+            return None
+        start, end = block
+        fallback = start + 1 if action is not None else None
         if key is None:
-            return start + 1 if action is not None else None
-        leaf = key.split(".")[-1]
-        pattern = re.compile(rf"""^\s*(\[\s*action\.{re.escape(leaf)}\s*\]|["']?{re.escape(leaf)}["']?\s*=)""")
+            return fallback
+        table, _, leaf = key.rpartition(".")
+        if not table:
+            own_end = next((n for n in range(start + 1, end) if _HEADER.match(self.lines[n])), end)
+            return self._find_key(leaf, start, own_end) or fallback
+        header = re.compile(rf"^\s*\[\s*action\s*\.\s*{re.escape(table)}\s*\]")
         for number in range(start, end):
-            if pattern.search(self.lines[number]):
+            if header.match(self.lines[number]):
+                table_end = next((n for n in range(number + 1, end) if _HEADER.match(self.lines[n])), end)
+                return self._find_key(leaf, number + 1, table_end) or number + 1
+        inline = re.compile(rf"""^\s*["']?{re.escape(table)}["']?\s*(=|\.)""")
+        for number in range(start, end):
+            if inline.match(self.lines[number]):
                 return number + 1
-        return start + 1 if action is not None else None
+        return fallback
+
+    def _find_key(self, key: str, start: int, end: int) -> int | None:
+        pattern = re.compile(rf"""^\s*(["']?){re.escape(key)}\1\s*=""")
+        for number in range(start, end):
+            if pattern.match(self.lines[number]):
+                return number + 1
+        return None
 
     def mapping(self, data: dict[str, Any]) -> Mapping:
         for key in sorted(set(data) - _TOP_KEYS):
-            self.problem(f"unknown key {key!r}; the top of a mapping takes {', '.join(sorted(_TOP_KEYS))}", key)
+            self.problem(f"unknown key {key!r}; {_did_you_mean(key, _TOP_KEYS)}the top of a mapping takes "
+                         f"{', '.join(sorted(_TOP_KEYS))}", key)
         base = self.options(data, Options(), action=None)
         raw_actions = data.get("action", [])
         if not isinstance(raw_actions, list) or not all(isinstance(a, dict) for a in raw_actions):
             self.problem("`action` must be an array of tables: write each one as [[action]]", "action")
             raw_actions = []
-        if not raw_actions:
-            self.problem("the mapping has no [[action]]; add one (kind = \"identify-user\", ...) or run without "
-                         "--mapping to use the default actions", None)
+        elif not raw_actions:
+            self.problem("the mapping has no [[action]]; add one (kind = \"identify-user\", ...), or leave the "
+                         "mapping out to use the two default actions", None)
         actions = [self.action(raw, index, base) for index, raw in enumerate(raw_actions, start=1)]
         if self.problems:
             raise MappingError(self.problems)
@@ -339,12 +395,12 @@ class _Parser:
         chosen: dict[str, Any] = {}
         nulls, multi, region = data.get("nulls"), data.get("multiselect"), data.get("phone_region")
         if nulls is not None:
-            if nulls in ("skip", "unset"):
+            if isinstance(nulls, str) and nulls in ("skip", "unset"):
                 chosen["nulls"] = nulls
             else:
                 self.problem(f'nulls must be "skip" or "unset", not {nulls!r}', "nulls", action=action)
         if multi is not None:
-            if multi in ("append", "replace"):
+            if isinstance(multi, str) and multi in ("append", "replace"):
                 chosen["multiselect"] = multi
             else:
                 self.problem(f'multiselect must be "append" or "replace", not {multi!r}', "multiselect", action=action)
@@ -358,15 +414,18 @@ class _Parser:
 
     def action(self, raw: dict[str, Any], index: int, base: Options) -> Action | None:
         kind = raw.get("kind")
-        if kind not in ACTION_TYPES:
-            self.problem(f"kind must be one of {', '.join(ACTION_TYPES)}, not {kind!r}", "kind", action=index)
+        if kind is None:
+            self.problem(f"every [[action]] needs a kind: one of {', '.join(ACTION_TYPES)}", "kind", action=index)
+            return None
+        if not isinstance(kind, str) or kind not in ACTION_TYPES:
+            hint = _did_you_mean(kind, ACTION_TYPES) if isinstance(kind, str) else ""
+            self.problem(f"kind must be one of {', '.join(ACTION_TYPES)}, not {kind!r}; {hint}".rstrip("; "),
+                         "kind", action=index)
             return None
         allowed = _ACTION_KEYS[kind] | _OPTION_KEYS | {"kind", "on"}
         for key in sorted(set(raw) - allowed):
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            self.problem(f"unknown key {key!r} for {kind}; {hint}it takes {', '.join(sorted(allowed))}", key,
-                         action=index)
+            self.problem(f"unknown key {key!r} for {kind}; {_did_you_mean(key, allowed)}it takes "
+                         f"{', '.join(sorted(allowed))}", key, action=index)
         cls = ACTION_TYPES[kind]
         fields: dict[str, Any] = {"index": index, "line": self.line_of(None, index),
                                   "options": self.options(raw, base, action=index)}
@@ -378,23 +437,26 @@ class _Parser:
         elif not isinstance(on, list) or not on or not all(isinstance(t, str) and t for t in on):
             self.problem("on must be an event type or a list of them, like [\"identify\"]", "on", action=index)
             on = list(cls.default_on)
-        fields["on"] = tuple(on)
+        fields["on"] = tuple(dict.fromkeys(on))
         for key, value in raw.items():
-            if key in _SOURCE_FIELDS & _ACTION_KEYS[kind]:
+            if key == "user_id" and kind == "group-workspace" and value is False:
+                fields[key] = Source()  # no user link
+            elif key in _SOURCE_FIELDS & _ACTION_KEYS[kind]:
                 source = self.source(value, key, index)
                 if source is not None:
                     fields[key] = source
             elif key in _MAP_FIELDS & _ACTION_KEYS[kind]:
                 fields[key] = self.attribute_map(value, key, index)
             elif key in ("object", "matching_attribute") and kind == "assert-record":
-                if isinstance(value, str) and value:
-                    fields[key] = value
+                if isinstance(value, str) and value.strip():
+                    fields[key] = value.strip()
                 else:
                     self.problem(f"{key} must be an Attio slug or id (a string)", key, action=index)
         if kind == "assert-record":
             for key in ("object", "matching_attribute"):
                 if key not in raw:
-                    self.problem(f"assert-record needs `{key}`", key, action=index)
+                    example = "people" if key == "object" else "email_addresses"
+                    self.problem(f"assert-record needs `{key}`, like {key} = \"{example}\"", key, action=index)
         return cls(**fields)
 
     def attribute_map(self, value: Any, key: str, index: int) -> dict[str, Source]:
@@ -403,6 +465,9 @@ class _Parser:
             return {}
         found: dict[str, Source] = {}
         for slug, raw_source in value.items():
+            if not slug.strip():
+                self.problem("an empty attribute slug", key, action=index)
+                continue
             source = self.source(raw_source, f"{key}.{slug}", index)
             if source is not None:
                 found[slug] = source
@@ -417,12 +482,108 @@ class _Parser:
             return None
         texts = value if isinstance(value, list) else [value]
         if not texts or not all(isinstance(t, str) for t in texts):
+            extra = " (user_id = false turns the user link off)" if key == "user_id" else ""
             self.problem(f"expected an event path like \"$.traits.email\", a list of them, or "
-                         f"{{ literal = ... }}; got {value!r}", key, action=index)
+                         f"{{ literal = ... }}; got {value!r}{extra}", key, action=index)
             return None
         try:
             return Source(paths=tuple(EventPath.parse(t) for t in texts))
         except ValueError as exc:
-            hint = f" (for a fixed value write {{ literal = {texts[0]!r} }})" if not texts[0].startswith("$") else ""
+            bad = next((t for t in texts if not t.startswith("$")), None)
+            hint = f" (for a fixed value write {{ literal = {_toml_value(bad)} }})" if bad is not None else ""
             self.problem(f"{exc}{hint}", key, action=index)
             return None
+
+
+def _did_you_mean(word: str, candidates: Any) -> str:
+    close = difflib.get_close_matches(word, sorted(candidates), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_FIELD_ORDER: Final[dict[str, tuple[str, ...]]] = {
+    "identify-user": ("email", "user_id"),
+    "group-workspace": ("domain", "workspace_id", "user_id"),
+    "assert-record": ("object", "matching_attribute"),
+}
+_MAP_ORDER: Final[dict[str, tuple[str, ...]]] = {
+    "identify-user": ("person_attributes", "user_attributes"),
+    "group-workspace": ("company_attributes", "workspace_attributes"),
+    "assert-record": ("attributes",),
+}
+
+
+def dump_mapping(mapping: Mapping) -> str:
+    """The mapping as TOML that `parse_mapping` reads back to an equal `Mapping`.
+
+    Every action is written out in full (its `on` and all its sources, defaults included);
+    options are written at the top when they differ from the defaults, and on an action when
+    they differ from the top. An action option of None under a top-level value (which no file
+    can say) is written as the top's value.
+    """
+    out: list[str] = []
+    top = mapping.options
+    for name, value in _option_items(top, Options()):
+        out.append(f"{name} = {_toml_value(value)}")
+    for action in mapping.actions:
+        if out:
+            out.append("")
+        out.append("[[action]]")
+        out.append(f"kind = {_toml_value(action.kind)}")
+        out.append(f"on = {_toml_value(list(action.on))}")
+        for name in _FIELD_ORDER[action.kind]:
+            value = getattr(action, name)
+            out.append(f"{name} = {_toml_source(value) if isinstance(value, Source) else _toml_value(value)}")
+        for name, value in _option_items(action.options, top):
+            out.append(f"{name} = {_toml_value(value)}")
+        for table in _MAP_ORDER[action.kind]:
+            entries: dict[str, Source] = getattr(action, table)
+            if entries:
+                out.append(f"[action.{table}]")
+                out.extend(f"{_toml_key(slug)} = {_toml_source(source)}" for slug, source in entries.items())
+    return "\n".join(out) + "\n"
+
+
+def _option_items(options: Options, base: Options) -> list[tuple[str, Any]]:
+    return [(name, getattr(options, name)) for name in ("nulls", "multiselect", "phone_region")
+            if getattr(options, name) != getattr(base, name) and getattr(options, name) is not None]
+
+
+def _toml_source(source: Source) -> str:
+    if source.is_literal:
+        return f"{{ literal = {_toml_value(source.literal)} }}"
+    if not source.paths:
+        return "false"
+    if len(source.paths) == 1:
+        return _toml_value(source.paths[0].text)
+    return _toml_value([p.text for p in source.paths])
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_value(key)
+
+
+def _toml_value(value: Any) -> str:
+    """One TOML value: strings, numbers, booleans, dates and times, lists and inline tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)  # JSON's escapes are all valid in TOML
+        return text.replace("\x7f", "\\u007f")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, MappingABC):
+        return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
