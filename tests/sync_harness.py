@@ -1,0 +1,113 @@
+"""A sync against an in-process sandbox, for the sync tests (import it explicitly)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sandbox_fixtures import assert_log_conforms
+
+from toolkit.audit import AuditLog
+from toolkit.cache import Cache, open_cache
+from toolkit.client import AttioClient
+from toolkit.events import read_events
+from toolkit.mapping import Mapping, default_mapping, parse_mapping
+from toolkit.pull import pull_schema
+from toolkit.retry import RetryPolicy
+from toolkit.sandbox import FaultSpec, SandboxApp, SandboxConfig, SandboxTransport, create_app
+from toolkit.schema import WorkspaceSchema
+from toolkit.sync import SyncResult, Syncer
+
+BASE_URL = "http://sandbox.test"
+
+
+class SyncHarness:
+    """A sandbox app, a pulled cache, and `sync(events)` through the real client and Syncer."""
+
+    def __init__(self, tmp_path: Path, config: SandboxConfig | None = None, *, app: SandboxApp | None = None) -> None:
+        self.app = app or create_app(config or SandboxConfig(activate=frozenset({"users", "workspaces"}),
+                                                             read_rate=None, write_rate=None))
+        self.cache: Cache = open_cache(str(tmp_path / "sync.db"))
+        self.schema: WorkspaceSchema = _run(self._pull())
+
+    def inject(self, spec: str, seed: int = 0) -> None:
+        """Faults from now on (the schema was pulled without them)."""
+        from toolkit.sandbox.faults import FaultInjector
+
+        self.app.faults = FaultInjector(FaultSpec.parse(spec), seed)
+
+    def client(self, **kwargs: Any) -> AttioClient:
+        kwargs.setdefault("policy", RetryPolicy(max_attempts=8, base=0.001, cap=0.01, retry_after_cap=0.01))
+        # The sandbox runs with its limits off here; the client's own limiter is tested apart.
+        kwargs.setdefault("read_rate", 5000)
+        kwargs.setdefault("write_rate", 5000)
+        return AttioClient(self.app.config.token, base_url=BASE_URL, transport=SandboxTransport(self.app), **kwargs)
+
+    async def _pull(self) -> WorkspaceSchema:
+        async with self.client() as client:
+            await pull_schema(client, self.cache)
+        self.app.clear_log()
+        return self.cache.load_schema()
+
+    async def async_sync(self, events: Iterable[Any] | bytes, mapping: Mapping | str | None = None, *,
+                         dry_run: bool = False, concurrency: int = 8, **client_options: Any) -> SyncResult:
+        if isinstance(mapping, str):
+            mapping = parse_mapping(mapping)
+        mapping = mapping or default_mapping()
+        data = events if isinstance(events, bytes) else "\n".join(
+            e if isinstance(e, str) else json.dumps(e) for e in events).encode()
+        audit = AuditLog.start(self.cache, command="sync", input="test", mapping=mapping.label,
+                               dry_run=dry_run, base_url=BASE_URL, flush_every=50)
+        if dry_run:
+            return await Syncer(self.schema, mapping, audit, concurrency=concurrency).run(read_events(io.BytesIO(data)))
+        async with self.client(**client_options) as client:
+            return await Syncer(self.schema, mapping, audit, client=client,
+                                concurrency=concurrency).run(read_events(io.BytesIO(data)))
+
+    def sync(self, events: Iterable[Any] | bytes, mapping: Mapping | str | None = None, **kwargs: Any) -> SyncResult:
+        return _run(self.async_sync(events, mapping, **kwargs))
+
+    # -- reading the sandbox back ---------------------------------------------------------------
+
+    def records(self, obj: str) -> list[dict[str, Any]]:
+        return self.app.dump()[obj]
+
+    def find(self, obj: str, slug: str, value: Any) -> dict[str, Any]:
+        """The one record whose `slug` has a value whose main field equals `value`."""
+        found = [r for r in self.records(obj) if any(value in v.values() for v in r["values"].get(slug, []))]
+        assert len(found) == 1, f"{len(found)} {obj} records with {slug} = {value!r}"
+        return found[0]
+
+    def outcomes(self, run_id: int | None = None) -> dict[int, tuple[str, str]]:
+        """line -> (status, reason) of a run's events (the newest run by default)."""
+        from sqlmodel import col, func, select
+
+        from toolkit.models import EventRecord
+
+        with self.cache.session() as session:
+            run = run_id or session.exec(select(func.max(EventRecord.run_id))).one()
+            rows = session.exec(select(EventRecord).where(col(EventRecord.run_id) == run))
+            return {r.line: (r.status, r.reason) for r in rows}
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(e.method, e.path) for e in self.app.log if e.method != "GET" and not e.path.endswith("/query")]
+
+    def conforms(self) -> None:
+        assert_log_conforms(self.app)
+
+
+def ids(values: list[dict[str, Any]]) -> list[str]:
+    return [v["target_record_id"] for v in values]
+
+
+def record_id(record: dict[str, Any]) -> str:
+    return str(record["id"]["record_id"])
+
+
+def _run(coroutine: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coroutine)

@@ -1,0 +1,241 @@
+"""`Syncer` end to end against the in-process sandbox: records, links, outcomes, re-runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+from sync_harness import SyncHarness, ids, record_id
+
+from toolkit.models import EventRecord, RequestRecord
+from toolkit.retry import RetryPolicy
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> SyncHarness:
+    return SyncHarness(tmp_path)
+
+
+def identify(n: int, **traits: object) -> dict[str, object]:
+    return {"type": "identify", "messageId": f"id-{n}-{sorted(traits.items())}", "userId": f"u{n}",
+            "traits": {"email": f"user{n}@example.com", **traits}}
+
+
+def test_identify_asserts_a_person_and_a_user_and_links_them(h: SyncHarness) -> None:
+    result = h.sync([{"type": "identify", "userId": "user-id", "messageId": "m1",
+                      "traits": {"email": "User@Example.com"}}])
+    assert result.counts["synced"] == 1
+    person = h.find("people", "email_addresses", "user@example.com")
+    user = h.find("users", "user_id", "user-id")
+    assert ids(user["values"]["person"]) == [record_id(person)]
+    assert ids(person["values"]["associated_users"]) == [record_id(user)]
+    assert user["values"]["primary_email_address"][0]["email_address"] == "user@example.com"
+    h.conforms()
+
+
+def test_group_asserts_company_and_workspace_and_adds_the_user(h: SyncHarness) -> None:
+    h.sync([identify(1), {"type": "group", "messageId": "g", "userId": "u1", "groupId": "ws-1",
+                          "traits": {"website": "https://www.acme.com/pricing"}}])
+    company = h.find("companies", "domains", "acme.com")
+    workspace = h.find("workspaces", "workspace_id", "ws-1")
+    user = h.find("users", "user_id", "u1")
+    assert ids(workspace["values"]["company"]) == [record_id(company)]
+    assert ids(workspace["values"]["users"]) == [record_id(user)]
+    assert ids(user["values"]["workspace"]) == [record_id(workspace)]  # the relationship's other side
+    h.conforms()
+
+
+def test_a_new_user_joining_keeps_the_workspaces_other_users(h: SyncHarness) -> None:
+    group = {"type": "group", "groupId": "ws-1", "traits": {"website": "acme.com"}}
+    h.sync([identify(1), identify(2), {**group, "messageId": "a", "userId": "u1"}])
+    h.sync([{**group, "messageId": "b", "userId": "u2"}])
+    workspace = h.find("workspaces", "workspace_id", "ws-1")
+    members = {record_id(h.find("users", "user_id", u)) for u in ("u1", "u2")}
+    assert set(ids(workspace["values"]["users"])) == members
+
+
+def test_a_rerun_of_the_same_input_sends_nothing(h: SyncHarness) -> None:
+    events = [identify(1), identify(2), {"type": "group", "messageId": "g", "userId": "u1", "groupId": "w",
+                                         "traits": {"website": "acme.com"}}]
+    first = h.sync(events)
+    assert first.counts["synced"] == 3
+    h.app.clear_log()
+    second = h.sync(events)
+    assert second.counts["duplicate"] == 3 and second.requests == 0
+    assert h.app.log == []
+
+
+def test_unchanged_traits_in_new_events_send_nothing_and_a_changed_one_only_itself(h: SyncHarness) -> None:
+    mapping = """
+[[action]]
+kind = "identify-user"
+[action.person_attributes]
+job_title = "$.traits.title"
+description = "$.traits.bio"
+"""
+    h.sync([{**identify(1, title="CTO", bio="hi"), "messageId": "one"}], mapping)
+    h.app.clear_log()
+    same = h.sync([{**identify(1, title="CTO", bio="hi"), "messageId": "two"}], mapping)
+    assert same.counts["unchanged"] == 1 and same.requests == 0
+    changed = h.sync([{**identify(1, title="CEO", bio="hi"), "messageId": "three"}], mapping)
+    assert changed.counts["synced"] == 1
+    (sent,) = [e for e in h.app.log if e.method == "PUT"]  # only the person changed: one assert
+    assert set(sent.body["data"]["values"]) == {"email_addresses", "job_title"}
+    assert h.find("people", "email_addresses", "user1@example.com")["values"]["job_title"][0]["value"] == "CEO"
+
+
+def test_an_older_event_never_overwrites_a_newer_value(h: SyncHarness) -> None:
+    mapping = '[[action]]\nkind = "identify-user"\n[action.person_attributes]\njob_title = "$.traits.title"\n'
+    newer = {**identify(1, title="CEO"), "messageId": "new", "timestamp": "2026-01-02T00:00:00Z"}
+    older = {**identify(1, title="Intern"), "messageId": "old", "timestamp": "2026-01-01T00:00:00Z"}
+    h.sync([newer], mapping)
+    result = h.sync([older], mapping)
+    assert result.counts["unchanged"] == 1
+    assert h.find("people", "email_addresses", "user1@example.com")["values"]["job_title"][0]["value"] == "CEO"
+
+
+def test_events_for_the_same_record_keep_their_input_order(h: SyncHarness) -> None:
+    mapping = '[[action]]\nkind = "identify-user"\n[action.person_attributes]\njob_title = "$.traits.title"\n'
+    events = [{**identify(1, title=f"title {i}"), "messageId": f"m{i}"} for i in range(30)]
+    events += [identify(n) for n in range(2, 40)]  # independent events interleave freely
+    result = h.sync(events, mapping, concurrency=16)
+    assert result.counts["synced"] == len(events)
+    assert h.find("people", "email_addresses", "user1@example.com")["values"]["job_title"][0]["value"] == "title 29"
+
+
+def test_the_seed_examples_work_as_given(h: SyncHarness) -> None:
+    mapping = """
+[[action]]
+kind = "identify-user"
+[action.person_attributes]
+twitter = "$.traits.twitter_handle"
+[action.user_attributes]
+workspace = "$.groupId"
+
+[[action]]
+kind = "group-workspace"
+[action.company_attributes]
+name = "$.traits.companyName"
+[action.workspace_attributes]
+name = "$.traits.workspaceName"
+"""
+    # The seed's assert-record example is a mapping of its own: people by the email in userId.
+    assert_people = """
+[[action]]
+kind = "assert-record"
+on = ["identify"]
+object = "people"
+matching_attribute = "email_addresses"
+[action.attributes]
+email_addresses = "$.userId"
+twitter = "$.traits.twitter_handle"
+"""
+    events = [
+        {"type": "group", "messageId": "s1", "groupId": "ws_1", "traits": {
+            "website": "app.attio.com", "companyName": "Attio", "workspaceName": "Attio HQ", "objectTypeId": "1"}},
+        {"type": "identify", "messageId": "s2", "userId": "user-id", "traits": {"email": "user@example.com"}},
+        {"type": "identify", "messageId": "s3", "userId": "person@example.com", "groupId": "ws_1",
+         "traits": {"email": "person@example.com", "twitter_handle": "@attio"}},
+        {"type": "group", "messageId": "s4", "userId": "person@example.com", "groupId": "ws_1",
+         "traits": {"website": "https://attio.com"}},
+    ]
+    result = h.sync(events, mapping)
+    assert result.counts["synced"] == 4, h.outcomes()
+    company = h.find("companies", "domains", "app.attio.com")
+    assert company["values"]["name"][0]["value"] == "Attio"
+    workspace = h.find("workspaces", "workspace_id", "ws_1")
+    assert workspace["values"]["name"][0]["value"] == "Attio HQ"
+    person = h.find("people", "email_addresses", "person@example.com")
+    assert person["values"]["twitter"][0]["value"] == "@attio"
+    user = h.find("users", "user_id", "person@example.com")
+    assert ids(user["values"]["workspace"]) == [record_id(workspace)]
+    assert record_id(user) in ids(workspace["values"]["users"])
+
+    asserted = h.sync([{"type": "identify", "messageId": "s5", "userId": "fan@example.com",
+                        "traits": {"twitter_handle": "@fan"}}], assert_people)
+    assert asserted.counts["synced"] == 1, h.outcomes()
+    assert h.find("people", "email_addresses", "fan@example.com")["values"]["twitter"][0]["value"] == "@fan"
+    h.conforms()
+
+
+def test_invalid_events_list_every_problem_and_send_nothing(h: SyncHarness) -> None:
+    mapping = '[[action]]\nkind = "identify-user"\n[action.person_attributes]\nphone_numbers = "$.traits.phone"\n'
+    data = b'{"type":"identify","messageId":"a","userId":"u1","traits":{"email":"bad","phone":"555 1234"}}\n' \
+           b'not json\n{"type":"track","messageId":"t"}\n[1]\n{"messageId":"x"}\n'
+    result = h.sync(data, mapping)
+    assert result.counts["invalid"] == 5 and result.requests == 0
+    with h.cache.session() as session:
+        rows = {r.line: r for r in session.exec(select(EventRecord))}
+    fields = {p["field"] for p in rows[1].problems}
+    assert {"people.email_addresses", "people.phone_numbers"} <= fields
+    assert "not JSON" in rows[2].reason and rows[2].reason.startswith("line 2")
+    assert rows[3].reason == "no action takes event type 'track'"
+    assert "not a JSON object" in rows[4].reason and "type" in rows[5].reason
+
+
+def test_a_group_for_an_unknown_user_is_rejected_with_the_reason(h: SyncHarness) -> None:
+    result = h.sync([{"type": "group", "messageId": "g", "userId": "ghost", "groupId": "w",
+                      "traits": {"website": "acme.com"}}])
+    assert result.counts["rejected"] == 1
+    with h.cache.session() as session:
+        (row,) = session.exec(select(EventRecord))
+    assert "users with user_id ghost does not exist" in row.reason and "primary_email_address" in row.reason
+
+
+def test_attio_refusals_are_rejected_with_status_code_and_message(h: SyncHarness) -> None:
+    h.app.add_record("people", {"email_addresses": ["taken@example.com"]})
+    mapping = """
+[[action]]
+kind = "assert-record"
+on = ["identify"]
+object = "users"
+matching_attribute = "user_id"
+[action.attributes]
+user_id = "$.userId"
+primary_email_address = "$.traits.email"
+"""
+    h.app.add_record("users", {"user_id": "first", "primary_email_address": "taken@example.com"})
+    result = h.sync([{"type": "identify", "messageId": "m", "userId": "second", "traits": {"email": "taken@example.com"}}],
+                    mapping)
+    assert result.counts["rejected"] == 1
+    with h.cache.session() as session:
+        (row,) = session.exec(select(EventRecord))
+    assert row.problems[0]["status"] == 400 and row.problems[0]["code"] == "uniqueness_conflict"
+    assert "uniqueness_conflict" in row.reason
+
+
+def test_retryable_failures_end_failed_and_a_rerun_finishes_them(h: SyncHarness) -> None:
+    events = [identify(1), identify(2)]
+    h.inject("503=1.0")
+    first = h.sync(events, policy=RetryPolicy(max_attempts=2, base=0.001))
+    assert first.counts["failed"] == 2
+    with h.cache.session() as session:
+        attempts = session.exec(select(RequestRecord).where(RequestRecord.run_id == first.run_id)).all()
+    assert len(attempts) == 4 and {a.status for a in attempts} == {503}
+    h.inject("")
+    second = h.sync(events)
+    assert second.counts["synced"] == 2  # failed is not final: the same input retries it
+
+
+def test_with_injected_faults_every_event_ends_synced(h: SyncHarness) -> None:
+    # The issue's mix: 20% 429s, 10% 5xx and 5% dropped connections (half after the write).
+    h.inject("429=0.2,500=0.05,503=0.05,drop_before=0.025,drop_after=0.025", seed=7)
+    events = [identify(n) for n in range(60)]
+    events += [{"type": "group", "messageId": f"g{n}", "userId": f"u{n}", "groupId": f"w{n % 5}",
+                "traits": {"website": f"c{n % 5}.com"}} for n in range(60)]
+    result = h.sync(events)
+    assert result.counts["synced"] == 120, result.counts
+    assert len(h.records("people")) == 60 and len(h.records("users")) == 60
+    assert len(h.records("workspaces")) == 5 and len(h.records("companies")) == 5
+    assert sum(1 for e in h.app.log if e.fault) > 20  # the faults really happened
+
+
+def test_a_dry_run_sends_nothing_and_does_not_block_the_real_run(h: SyncHarness) -> None:
+    events = [identify(1), identify(2), {"type": "identify", "messageId": "bad", "userId": "u3",
+                                         "traits": {"email": "nope"}}]
+    dry = h.sync(events, dry_run=True)
+    assert dry.dry_run and dry.counts["synced"] == 2 and dry.counts["invalid"] == 1
+    assert dry.would_write == 4 and h.app.log == []
+    real = h.sync(events)
+    assert real.counts["synced"] == 2 and real.counts["duplicate"] == 0
