@@ -197,6 +197,12 @@ def test_bad_toml_is_refused_with_the_file_and_line() -> None:
     assert str(caught.value).startswith("bad.toml:3: not valid TOML")
 
 
+def test_toml_cut_short_points_at_the_last_line() -> None:
+    with pytest.raises(MappingError) as caught:
+        parse_mapping('[[action]]\nkind = "identify-user"\nemail = ', "bad.toml")
+    assert str(caught.value).startswith("bad.toml:3: not valid TOML")
+
+
 def test_a_file_that_cannot_be_read_is_a_mapping_error(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match="cannot read the mapping"):
         load_mapping(tmp_path / "missing.toml")

@@ -370,6 +370,15 @@ def test_an_event_type_that_looks_like_a_typo_is_a_warning() -> None:
     assert finding.field == "on" and finding.hint == "did you mean 'identify'?"
 
 
+def test_replacing_multiselect_values_on_a_link_that_gathers_records_is_a_warning() -> None:
+    finding = only(check('[[action]]\nkind = "group-workspace"\nmultiselect = "replace"\n'), "warning")
+    assert finding.field == "multiselect" and "removing the workspace's other users" in finding.message
+    assert check('[[action]]\nkind = "group-workspace"\nmultiselect = "replace"\nuser_id = false\n') == []
+    finding = only(check(identify(user='workspace = "$.groupId"', extra='multiselect = "replace"')), "warning")
+    assert "removing the user's other workspaces" in finding.message
+    assert check(identify(user='workspace = "$.groupId"')) == []
+
+
 # -- the findings themselves ---------------------------------------------------------------------
 
 

@@ -302,6 +302,8 @@ def parse_mapping(text: str, filename: str = "<mapping>") -> Mapping:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = _line_of_decode_error(str(exc))
+        if line is None and "end of document" in str(exc):
+            line = max(1, len(text.splitlines()))
         raise MappingError([MappingProblem(filename, line, None, f"not valid TOML: {exc}")]) from exc
     return _Parser(text, filename).mapping(data)
 

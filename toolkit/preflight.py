@@ -26,6 +26,7 @@ the check looks at:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -262,6 +263,16 @@ class _ActionCheck:
         return self.findings
 
     def check_options(self) -> None:
+        if self.action.options.multiselect == "replace":
+            links = []
+            if isinstance(self.action, GroupWorkspace) and self.action.user_id.is_set:
+                links.append(("workspaces.users", "workspace", "users", "user"))
+            if isinstance(self.action, IdentifyUser) and "workspace" in self.action.user_attributes:
+                links.append(("users.workspace", "user", "workspaces", "workspace"))
+            for name, record, others, one in links:
+                self.add("warning", "multiselect", f"with multiselect = \"replace\", each event sets {name} to "
+                         f"its one {one}, removing the {record}'s other {others}",
+                         'leave multiselect at "append" (the default) for this action')
         region = self.action.options.phone_region
         if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
             self.add("error", "phone_region", f"{region!r} is not a country phone numbers can be read for",
@@ -533,7 +544,8 @@ class FieldTally:
     present: int = 0
     valid: int | None = None
     failed: int = 0
-    failing: list[tuple[int, str]] = field(default_factory=list)
+    # `field` is a column name here, so the dataclass helper goes by its module's name.
+    failing: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
     def fail(self, line: int, reason: str) -> None:
         self.failed += 1
