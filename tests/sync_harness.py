@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from openapi_check import spec_available, validate_request
 from sandbox_fixtures import assert_log_conforms
 
 from toolkit.audit import AuditLog
@@ -96,7 +97,12 @@ class SyncHarness:
         return [(e.method, e.path) for e in self.app.log if e.method != "GET" and not e.path.endswith("/query")]
 
     def conforms(self) -> None:
+        """Every request the client sent and every answer the sandbox gave validate against
+        Attio's OpenAPI document (a no-op without ../shared)."""
         assert_log_conforms(self.app)
+        if spec_available():
+            for entry in self.app.log:
+                validate_request(entry.method, entry.path, entry.body, entry.query)
 
 
 def ids(values: list[dict[str, Any]]) -> list[str]:

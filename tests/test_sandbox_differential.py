@@ -25,8 +25,6 @@ from toolkit.sandbox import ApiProblem, SandboxApp, SandboxConfig  # noqa: E402
 
 #: (target, repr(input)) -> why the sandbox refuses what the toolkit sends.
 KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {
-    ("people.phone_numbers", "'+15558675309'"): "555 numbers are outside the real plan; sandbox phone_validation='valid'",
-    ("people.phone_numbers", "'+1 555 867 5309 ext. 12'"): "as above",
     ("people.phone_numbers", "'+80012345678'"): "a non-geographic number (region 001) has no country_code the read "
     "shape allows (a non-null ISO code), so the sandbox refuses it [unconfirmed]",
     ("deals.owner", "'carol@attio.com'"): "carol is suspended; sandbox refuse_suspended_members=True [unconfirmed]",

@@ -77,6 +77,8 @@ def build_app(config: SandboxConfig, *, seed: Path | None = None, cache_url: str
 @click.option("--latency", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Seconds every answer waits, to feel like a network.")
 @click.option("--token", help="The token to accept (default: a new random one).")
+@click.option("--phone-validation", type=click.Choice(["possible", "valid"]), default="possible", show_default=True,
+              help="How strictly phone numbers are checked: by length, or against the real numbering plan.")
 def sandbox(
     port: int,
     seed: Path | None,
@@ -89,6 +91,7 @@ def sandbox(
     fault_seed: int,
     latency: float,
     token: str | None,
+    phone_validation: str,
 ) -> None:
     """Serve a local Attio API (in memory) on 127.0.0.1 to rehearse a sync.
 
@@ -107,6 +110,7 @@ def sandbox(
         faults=faults,
         fault_seed=fault_seed,
         latency=latency,
+        phone_validation=phone_validation,  # type: ignore[arg-type]
     )
     try:
         if from_cache:

@@ -472,7 +472,7 @@ class Options:
     __slots__ = ("currency_code", "phone_validation", "strict_precision")
 
     def __init__(
-        self, *, strict_precision: bool = True, currency_code: str | None = None, phone_validation: str = "valid"
+        self, *, strict_precision: bool = True, currency_code: str | None = None, phone_validation: str = "possible"
     ) -> None:
         self.strict_precision = strict_precision
         self.currency_code = currency_code
