@@ -89,3 +89,76 @@ async def test_recording_scrubs_the_key(tmp_path: Path) -> None:
     text = (tmp_path / "recorded.yaml").read_text()
     assert "/v2/self" in text
     assert KEY not in text and "authorization" not in text.lower()
+
+
+# -- the sandbox's recordings, held against Attio's real shapes --------------------------------
+
+
+def _answers(name: str) -> dict[tuple[str, str], list[object]]:
+    """(method, path template) -> the JSON bodies a cassette answered, objects and slugs folded."""
+    import json
+    from urllib.parse import urlsplit
+
+    found: dict[tuple[str, str], list[object]] = {}
+    for interaction in yaml.safe_load((CASSETTES / name).read_text())["interactions"]:
+        request, response = interaction["request"], interaction["response"]
+        path = urlsplit(request["uri"]).path
+        template = re.sub(r"^/v2/objects/[^/]+", "/v2/objects/{o}", path)
+        template = re.sub(r"/attributes/[^/]+/(options|statuses)$", r"/attributes/{a}/\1", template)
+        body = response["body"]["string"]
+        found.setdefault((request["method"], f"{template} {response['status']['code']}"), []).append(
+            json.loads(body if isinstance(body, str) else body.decode()))
+    return found
+
+
+def _shape(value: object) -> object:
+    """The keys and JSON types of a value, lists folded to the union of their items' shapes."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        merged: dict[str, object] = {}
+        kinds: set[str] = set()
+        for item in value:
+            shaped = _shape(item)
+            if isinstance(shaped, dict):
+                merged.update(shaped)
+            else:
+                kinds.add(str(shaped))
+        return [merged] if merged else sorted(kinds)
+    return "null" if value is None else type(value).__name__
+
+
+def _differences(real: object, ours: object, where: str = "$") -> list[str]:
+    """Where the sandbox's shape lacks or retypes what Attio's real answer has."""
+    if isinstance(real, dict) and isinstance(ours, dict):
+        problems = [f"{where}.{key}: missing" for key in real if key not in ours]
+        return problems + [p for key in real if key in ours for p in _differences(real[key], ours[key], f"{where}.{key}")]
+    if isinstance(real, list) and isinstance(ours, list):
+        return [p for r in real for o in ours[:1] for p in _differences(r, o, f"{where}[]")] if real and ours else []
+    if "null" in (real, ours) or real == ours:
+        return []  # null where the other has a value: both are Attio's (e.g. relationship)
+    return [f"{where}: {real} in Attio, {ours} in the sandbox"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("real", "ours"), [("attio_pull_real_shapes.yaml", "sandbox_pull.yaml"),
+                                            ("attio_assert_person_real_shapes.yaml", "sandbox_assert_person.yaml")])
+async def test_sandbox_recordings_have_attios_real_shapes(real: str, ours: str) -> None:
+    real_answers, our_answers = _answers(real), _answers(ours)
+    compared = 0
+    for key, bodies in real_answers.items():
+        if key not in our_answers:
+            continue
+        compared += 1
+        assert _differences(_shape(bodies), _shape(our_answers[key])) == [], key
+    assert compared >= (6 if "pull" in real else 2)
+
+
+@pytest.mark.anyio
+async def test_the_sandbox_pull_cassette_replays(fresh_cache: Cache) -> None:
+    with attio_vcr.use_cassette("sandbox_pull.yaml") as cassette:
+        async with AttioClient("any-key-works-in-replay", base_url="https://api.attio.com") as client:
+            result = await pull_schema(client, fresh_cache)
+        assert cassette.all_played
+    assert result.schema.workspace.workspace_slug == "r-and-k-tech-llc"
+    assert result.schema.is_activated("users") and not result.schema.is_activated("workspaces")
