@@ -22,7 +22,7 @@ from toolkit.sandbox import FaultSpec, SandboxApp, SandboxConfig, SandboxTranspo
 from toolkit.schema import WorkspaceSchema
 from toolkit.sync import SyncResult, Syncer
 
-BASE_URL = "http://sandbox.test"
+BASE_URL = "http://127.0.0.1:9"  # loopback: without the in-process transport it is refused
 
 
 class SyncHarness:
