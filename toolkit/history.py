@@ -1,0 +1,549 @@
+"""Read-only questions to the audit log: runs, one run's summary, events, one event's trace.
+
+Everything here reads what `toolkit.audit.AuditLog` wrote (`Run`, `EventRecord`,
+`RequestRecord`) and returns plain dataclasses with an `as_dict()` for `--json`; the
+`history` commands (`toolkit.cli_history`) only present them. The two writers are `prune`,
+which drops old per-event detail but keeps every run's summary row, and `export_events`,
+which writes to a stream the caller opened.
+
+Datetimes come back from SQLite naive; they are UTC (`toolkit.cache.utcnow` wrote them).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import IO, Any, Literal
+
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+
+from .audit import OUTCOMES
+from .cache import Cache, utcnow
+from .errors import ConfigError
+from .models import EventRecord, RequestRecord, Run
+
+__all__ = [
+    "EventFilter",
+    "ProblemGroup",
+    "PruneResult",
+    "RunInfo",
+    "RunSummary",
+    "Trace",
+    "TraceStep",
+    "count_events",
+    "export_events",
+    "find_events",
+    "get_run",
+    "list_runs",
+    "parse_age",
+    "parse_since",
+    "problem_groups",
+    "prune",
+    "run_summary",
+    "trace",
+]
+
+#: Outcomes that come with something to fix, in the order a summary lists them.
+PROBLEM_STATUSES = ("invalid", "rejected", "failed")
+#: Columns of `history events` and of an export, in order.
+EVENT_COLUMNS = ("run_id", "line", "message_key", "event_type", "user_id", "email", "status", "reason",
+                 "finished_at", "seconds")
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat(timespec="seconds")
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunInfo:
+    """One run as `history runs` lists it: when, how long, what it read, and its counts."""
+
+    id: int
+    command: str
+    state: str
+    started_at: datetime
+    finished_at: datetime | None
+    input: str
+    mapping: str
+    dry_run: bool
+    parent_run_id: int | None
+    counts: dict[str, int]
+    requests: int
+    #: False once `prune` removed its per-event rows (the counts stay).
+    has_detail: bool = True
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall time from start to finish; None while running (or when killed before finishing)."""
+        return None if self.finished_at is None else (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def events(self) -> int:
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "command": self.command, "state": self.state, "started_at": _iso(self.started_at),
+                "finished_at": _iso(self.finished_at),
+                "seconds": None if self.seconds is None else round(self.seconds, 3), "input": self.input,
+                "mapping": self.mapping, "dry_run": self.dry_run, "parent_run_id": self.parent_run_id,
+                "events": self.events, **self.counts, "requests": self.requests, "has_detail": self.has_detail}
+
+
+def _run_info(run: Run, detail: dict[str, int] | None = None) -> RunInfo:
+    assert run.id is not None
+    counts = {status: int(getattr(run, status)) for status in OUTCOMES}
+    if detail:  # the event rows are the truth for a run killed between two flushes of its counts
+        counts = {status: detail.get(status, 0) for status in OUTCOMES}
+    return RunInfo(id=run.id, command=run.command, state=run.state, started_at=run.started_at,
+                   finished_at=run.finished_at, input=run.input, mapping=run.mapping, dry_run=run.dry_run,
+                   parent_run_id=run.parent_run_id, counts=counts, requests=run.requests,
+                   has_detail=bool(detail) or run.events == 0)
+
+
+def _detail_counts(cache: Cache, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    if not run_ids:
+        return {}
+    with cache.session() as session:
+        rows = session.exec(
+            select(EventRecord.run_id, EventRecord.status, func.count())
+            .where(col(EventRecord.run_id).in_(run_ids))
+            .group_by(col(EventRecord.run_id), col(EventRecord.status))
+        ).all()
+    found: dict[int, dict[str, int]] = {}
+    for run_id, status, count in rows:
+        found.setdefault(run_id, {})[status] = count
+    return found
+
+
+def list_runs(cache: Cache, *, limit: int = 20, offset: int = 0) -> tuple[list[RunInfo], int]:
+    """The newest runs first, and how many runs there are in all."""
+    with cache.session() as session:
+        total = session.exec(select(func.count()).select_from(Run)).one()
+        runs = list(session.exec(select(Run).order_by(col(Run.id).desc()).offset(offset).limit(limit)))
+    detail = _detail_counts(cache, [r.id for r in runs if r.id is not None])
+    return [_run_info(r, detail.get(r.id or 0)) for r in runs], int(total)
+
+
+def get_run(cache: Cache, run_id: int | None = None) -> RunInfo:
+    """One run (the newest when `run_id` is None).
+
+    Raises:
+        ConfigError: no such run, or no run at all.
+    """
+    with cache.session() as session:
+        if run_id is None:
+            run = session.exec(select(Run).order_by(col(Run.id).desc()).limit(1)).first()
+        else:
+            run = session.get(Run, run_id)
+    if run is None or run.id is None:
+        raise ConfigError([f"no run {run_id} in {cache.url}; `attio-sync history runs` lists them"
+                           if run_id is not None else f"no run yet in {cache.url}: run `attio-sync sync` first"])
+    return _run_info(run, _detail_counts(cache, [run.id]).get(run.id))
+
+
+# -- one run's summary -----------------------------------------------------------------------
+
+
+@dataclass
+class ProblemGroup:
+    """Events of one run that share one problem: the same field and the same reason."""
+
+    status: str
+    field: str
+    reason: str
+    events: int
+    lines: list[int] = field(default_factory=list)  # the first few, to look at
+    hint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunSummary:
+    """`history show`: the run, its most common problems, its slowest requests, its retries."""
+
+    run: RunInfo
+    problems: list[ProblemGroup]
+    slowest: list[dict[str, Any]]
+    retries: list[int]
+    attempts_by_status: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run": self.run.as_dict(), "problems": [p.as_dict() for p in self.problems],
+                "slowest_requests": self.slowest, "retries": self.retries,
+                "attempts_by_status": self.attempts_by_status}
+
+
+# A reference that cannot be resolved names the record ("users with user_id u-17 does not
+# exist"); without the value, all such events fall into one group.
+_RECORD_NAMED = re.compile(r"^(\w+ with \w+ )\S+( .*)$")
+
+
+def _problem_keys(event: EventRecord) -> Iterator[tuple[str, str, str | None]]:
+    """(field, reason, hint) of each problem of an event; one key per distinct problem."""
+    problems = event.problems if isinstance(event.problems, list) else []
+    seen: set[tuple[str, str]] = set()
+    for problem in problems:
+        if not isinstance(problem, dict):
+            continue
+        if "field" in problem:  # a value problem, or a line that is not an event
+            where, reason = str(problem["field"]), str(problem.get("reason") or "")
+            if where == "(line)":
+                reason = reason.split(":", 1)[0]  # "not JSON: Expecting value: line 1 column 1" -> "not JSON"
+        else:  # Attio refused a request, or retries ran out
+            where = f"{problem.get('method') or ''} {_path_shape(str(problem.get('path') or ''))}".strip()
+            reason = " ".join(str(p) for p in (problem.get("status") or "no answer", problem.get("code"),
+                                               problem.get("message")) if p)
+        if (where, reason) not in seen:
+            seen.add((where, reason))
+            yield where, reason, problem.get("hint")
+    if not problems and event.reason:
+        match = _RECORD_NAMED.match(event.reason)
+        reason = f"{match.group(1)}...{match.group(2)}" if match else event.reason
+        yield "(event)", reason, None
+
+
+def _path_shape(path: str) -> str:
+    # /v2/objects/users/records/9f2c.../attributes/... -> /v2/objects/users/records/{id}/...
+    return re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27,}", "/{id}", path)
+
+
+def problem_groups(cache: Cache, run_id: int, *, top: int = 10, examples: int = 5) -> list[ProblemGroup]:
+    """A run's problems grouped by (field, reason), the most common first.
+
+    An event with two problems counts in both groups, so the groups may add up to more than
+    the events that had problems.
+    """
+    groups: dict[tuple[str, str, str], ProblemGroup] = {}
+    with cache.session() as session:
+        rows = session.exec(
+            select(EventRecord).where(col(EventRecord.run_id) == run_id,
+                                      col(EventRecord.status).in_(PROBLEM_STATUSES))
+            .order_by(col(EventRecord.line))
+        )
+        for event in rows:
+            for where, reason, hint in _problem_keys(event):
+                group = groups.setdefault((event.status, where, reason),
+                                          ProblemGroup(event.status, where, reason, 0, hint=hint))
+                group.events += 1
+                if len(group.lines) < examples:
+                    group.lines.append(event.line)
+    ordered = sorted(groups.values(), key=lambda g: (-g.events, PROBLEM_STATUSES.index(g.status), g.field))
+    return ordered[:top]
+
+
+def _request_dict(request: RequestRecord) -> dict[str, Any]:
+    return {"run_id": request.run_id, "message_key": request.message_key, "method": request.method,
+            "path": request.path, "attempt": request.attempt, "status": request.status, "code": request.code,
+            "message": request.message, "execution_id": request.execution_id,
+            "latency": round(request.latency, 4), "started_at": _iso(request.started_at)}
+
+
+def run_summary(cache: Cache, run_id: int | None = None, *, top: int = 10, slowest: int = 5) -> RunSummary:
+    """One run's summary (the newest run's when `run_id` is None).
+
+    Raises:
+        ConfigError: no such run.
+    """
+    run = get_run(cache, run_id)
+    with cache.session() as session:
+        slow = [_request_dict(r) for r in session.exec(
+            select(RequestRecord).where(col(RequestRecord.run_id) == run.id)
+            .order_by(col(RequestRecord.latency).desc()).limit(slowest))]
+        retries = [int(r) for r in session.exec(select(Run.id).where(col(Run.parent_run_id) == run.id)
+                                                .order_by(col(Run.id)))]
+        by_status = session.exec(
+            select(RequestRecord.status, func.count()).where(col(RequestRecord.run_id) == run.id)
+            .group_by(col(RequestRecord.status))).all()
+    attempts = {str(status) if status is not None else "no answer": int(n) for status, n in by_status}
+    return RunSummary(run, problem_groups(cache, run.id, top=top), slow, retries, dict(sorted(attempts.items())))
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events to list or export; every field left None matches everything."""
+
+    run_id: int | None = None
+    statuses: tuple[str, ...] = ()
+    user_id: str | None = None
+    email: str | None = None
+    since: datetime | None = None
+    message_key: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.statuses) - set(OUTCOMES)
+        if unknown:
+            raise ConfigError([f"unknown status {', '.join(sorted(unknown))}; choose from {', '.join(OUTCOMES)}"])
+
+    def where(self) -> list[Any]:
+        clauses: list[Any] = []
+        if self.run_id is not None:
+            clauses.append(col(EventRecord.run_id) == self.run_id)
+        if self.statuses:
+            clauses.append(col(EventRecord.status).in_(self.statuses))
+        if self.user_id is not None:
+            clauses.append(col(EventRecord.user_id) == self.user_id)
+        if self.email is not None:  # emails are compared as Attio does: without case
+            clauses.append(func.lower(col(EventRecord.email)) == self.email.lower())
+        if self.since is not None:
+            since = self.since.astimezone(timezone.utc).replace(tzinfo=None)
+            clauses.append(col(EventRecord.finished_at) >= since)
+        if self.message_key is not None:
+            clauses.append((col(EventRecord.message_key) == self.message_key)
+                           | (col(EventRecord.message_id) == self.message_key))
+        return clauses
+
+
+def event_dict(event: EventRecord, *, full: bool = False) -> dict[str, Any]:
+    """An event row as JSON: the listed columns, and with `full` its problems, writes and input."""
+    row: dict[str, Any] = {name: getattr(event, name) for name in EVENT_COLUMNS}
+    row["finished_at"] = _iso(event.finished_at)
+    row["seconds"] = round(event.seconds, 4)
+    row["message_id"] = event.message_id
+    if full:
+        row.update(problems=event.problems or [], writes=event.writes or [], raw=event.raw)
+    return row
+
+
+def count_events(cache: Cache, where: EventFilter) -> int:
+    """How many events match."""
+    with cache.session() as session:
+        return int(session.exec(select(func.count()).select_from(EventRecord).where(*where.where())).one())
+
+
+def find_events(cache: Cache, where: EventFilter, *, limit: int | None = 50, offset: int = 0) -> list[EventRecord]:
+    """The matching events, by run then line."""
+    query = (select(EventRecord).where(*where.where())
+             .order_by(col(EventRecord.run_id), col(EventRecord.line), col(EventRecord.id)).offset(offset))
+    if limit is not None:
+        query = query.limit(limit)
+    with cache.session() as session:
+        return list(session.exec(query))
+
+
+def _iter_events(cache: Cache, where: EventFilter, batch: int = 1000) -> Iterator[EventRecord]:
+    # Keyset paging by id keeps an export of millions of rows in constant memory.
+    last = 0
+    while True:
+        with cache.session() as session:
+            rows = list(session.exec(select(EventRecord).where(*where.where(), col(EventRecord.id) > last)
+                                     .order_by(col(EventRecord.id)).limit(batch)))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id or last
+
+
+def export_events(cache: Cache, where: EventFilter, stream: IO[str], fmt: Literal["csv", "jsonl"]) -> int:
+    """Write the matching events to `stream`, one per row or line; returns how many.
+
+    CSV has the listed columns plus `problems` and `writes` as JSON text and `raw`; JSON lines
+    have the same keys with problems and writes as JSON values.
+    """
+    count = 0
+    writer = None
+    if fmt == "csv":
+        writer = csv.DictWriter(stream, fieldnames=[*EVENT_COLUMNS, "message_id", "problems", "writes", "raw"])
+        writer.writeheader()
+    for event in _iter_events(cache, where):
+        row = event_dict(event, full=True)
+        if writer is not None:
+            writer.writerow({**row, "problems": json.dumps(row["problems"], ensure_ascii=False),
+                             "writes": json.dumps(row["writes"], ensure_ascii=False)})
+        else:
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+# -- one event across runs -------------------------------------------------------------------
+
+
+@dataclass
+class TraceStep:
+    """What one run did with the event: its outcome, its writes and every request it sent."""
+
+    run: RunInfo
+    event: dict[str, Any]
+    requests: list[dict[str, Any]]
+
+    @property
+    def record_ids(self) -> list[str]:
+        return [str(w["record_id"]) for w in self.event.get("writes") or [] if w.get("record_id")]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run": self.run.as_dict(), "event": self.event, "requests": self.requests,
+                "record_ids": self.record_ids}
+
+
+@dataclass
+class Trace:
+    """Everything that happened to one message, oldest run first."""
+
+    message_key: str
+    input: Any
+    steps: list[TraceStep]
+    #: The writes the event maps to now (the run's mapping file against the newest cached
+    #: schema), or the problems that make it invalid; None when that cannot be worked out.
+    planned: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"message_key": self.message_key, "input": self.input, "planned": self.planned,
+                "steps": [s.as_dict() for s in self.steps]}
+
+
+def trace(cache: Cache, message: str, *, plan: bool = True) -> Trace:
+    """Every run's outcome, writes and requests for one message (by messageId or message key).
+
+    Raises:
+        ConfigError: no event with that id.
+    """
+    events = find_events(cache, EventFilter(message_key=message), limit=None)
+    if not events:
+        raise ConfigError([f"no event with messageId or key {message!r} in {cache.url}; "
+                           "`attio-sync history events --user-id ...` finds one"])
+    key = events[0].message_key
+    runs = {r.id: r for r in (get_run(cache, run_id) for run_id in sorted({e.run_id for e in events}))}
+    with cache.session() as session:
+        requests = list(session.exec(
+            select(RequestRecord).where(col(RequestRecord.message_key) == key,
+                                        col(RequestRecord.run_id).in_(list(runs)))
+            .order_by(col(RequestRecord.run_id), col(RequestRecord.started_at), col(RequestRecord.id))))
+    steps = [TraceStep(runs[e.run_id], event_dict(e, full=True),
+                       [_request_dict(r) for r in requests if r.run_id == e.run_id]) for e in events]
+    raw = next((e.raw for e in reversed(events) if e.raw is not None), None)
+    parsed: Any = raw
+    if raw is not None:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = raw  # a broken line is shown as it was read
+    planned = _replan(cache, parsed, runs[events[-1].run_id].mapping) if plan and isinstance(parsed, dict) else None
+    return Trace(key, parsed, steps, planned)
+
+
+def _replan(cache: Cache, event: dict[str, Any], mapping_label: str) -> dict[str, Any] | None:
+    """The mapped and validated values of an event, as the mapping and schema read now."""
+    from pathlib import Path
+
+    from .errors import AttioSyncError
+    from .mapping import default_mapping, load_mapping
+    from .plan import FromWrite, Lookup, plan_event
+
+    try:
+        mapping = default_mapping() if not Path(mapping_label).is_file() else load_mapping(mapping_label)
+        schema = cache.load_schema()
+    except AttioSyncError:
+        return None
+
+    def shown(item: Any) -> Any:
+        if isinstance(item, FromWrite):
+            return f"(the {item.object} record of write {item.index + 1})"
+        if isinstance(item, Lookup):
+            return f"(the {item.describe()})"
+        return item
+
+    planned = plan_event(event, mapping, schema)
+    return {"mapping": mapping.label, "ok": planned.ok, "problems": planned.problems,
+            "writes": [{"object": w.object, "matching_attribute": w.matching_attribute,
+                        "values": {slug: [shown(i) for i in forms] for slug, forms in w.values.items()},
+                        "appends": {slug: [shown(i) for i in forms] for slug, forms in w.appends.items()}}
+                       for w in planned.writes]}
+
+
+# -- housekeeping ----------------------------------------------------------------------------
+
+
+_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> timedelta:
+    """``"30d"``, ``"12h"``, ``"2w"``, ``"90m"``, ``"45s"`` as a timedelta.
+
+    Raises:
+        ConfigError: any other shape.
+    """
+    match = _AGE.match(text)
+    if not match:
+        raise ConfigError([f"cannot read the age {text!r}: write a number and a unit, e.g. 30d, 12h, 2w"])
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """An age (``"2h"``: that long ago) or an ISO date or time (UTC unless it says otherwise).
+
+    Raises:
+        ConfigError: neither.
+    """
+    if _AGE.match(text):
+        return (now or utcnow()) - parse_age(text)
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError([f"cannot read the time {text!r}: write an age (2h, 7d) or an ISO time "
+                           "(2026-11-28 or 2026-11-28T09:30)"]) from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class PruneResult:
+    """What `prune` removed (or, as a dry run, would remove)."""
+
+    cutoff: datetime
+    runs: list[int]
+    events: int
+    requests: int
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cutoff": _iso(self.cutoff), "runs": self.runs, "events": self.events, "requests": self.requests,
+                "dry_run": self.dry_run}
+
+
+def prune(cache: Cache, older_than: timedelta, *, now: datetime | None = None, dry_run: bool = False) -> PruneResult:
+    """Remove the event and request rows of runs that started before ``now - older_than``.
+
+    The run rows stay, with their counts, so `history runs` still lists them. Runs still
+    running are never touched. Forgetting an event's outcome also forgets that it was
+    processed: the same message sent again is no longer a `duplicate` (the record state still
+    keeps unchanged values from being sent twice), and a pruned run cannot be retried.
+    """
+    cutoff = (now or utcnow()) - older_than
+    naive = cutoff.astimezone(timezone.utc).replace(tzinfo=None)
+    with cache.session() as session:
+        run_ids = [int(r) for r in session.exec(
+            select(Run.id).where(col(Run.started_at) < naive, col(Run.state) != "running").order_by(col(Run.id)))]
+        if not run_ids:
+            return PruneResult(cutoff, [], 0, 0, dry_run)
+        with_rows = {int(r) for r in session.exec(select(EventRecord.run_id).distinct()
+                                                    .where(col(EventRecord.run_id).in_(run_ids)))}
+        with_rows |= {int(r) for r in session.exec(select(RequestRecord.run_id).distinct()
+                                                     .where(col(RequestRecord.run_id).in_(run_ids)))}
+        run_ids = sorted(with_rows)  # runs pruned before are not counted again
+        events = int(session.exec(select(func.count()).select_from(EventRecord)
+                                  .where(col(EventRecord.run_id).in_(run_ids))).one())
+        requests = int(session.exec(select(func.count()).select_from(RequestRecord)
+                                    .where(col(RequestRecord.run_id).in_(run_ids))).one())
+        if not dry_run:
+            session.execute(delete(EventRecord).where(col(EventRecord.run_id).in_(run_ids)))
+            session.execute(delete(RequestRecord).where(col(RequestRecord.run_id).in_(run_ids)))
+    if not dry_run and events + requests:
+        if cache.engine.dialect.name == "sqlite":  # give the space back to the file system
+            with cache.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM")
+    return PruneResult(cutoff, run_ids, events, requests, dry_run)

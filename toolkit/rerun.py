@@ -1,0 +1,169 @@
+"""Retry a run's failed (and, when asked, rejected or invalid) events from their stored input.
+
+A retry is a new run (`command="retry"`, `parent_run_id` the first run) fed with the raw
+lines the first run kept, in their original line order and with their original line numbers.
+Usually it follows a fix: Attio is answering again (failed), or the mapping or the workspace
+schema was corrected and `schema pull` run again (rejected, invalid).
+
+What is not sent again: an event that some other real run has `synced` or found `unchanged`
+since (`RetryPlan.done_since`), and an event whose input was not kept (a dry run keeps no
+input of clean events; `prune` drops it all: `RetryPlan.no_input`).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlmodel import col, select
+
+from .audit import AuditLog
+from .cache import Cache
+from .client import AttioClient
+from .errors import ConfigError
+from .events import InputEvent, read_events
+from .history import get_run
+from .mapping import Mapping
+from .models import EventRecord, Run
+from .schema import WorkspaceSchema
+from .sync import SyncResult, Syncer
+
+__all__ = ["RETRYABLE", "RetryPlan", "RetryResult", "plan_retry", "retry_run"]
+
+#: The outcomes a retry may re-send: `failed` by default; `rejected` and `invalid` after a fix.
+RETRYABLE = ("failed", "rejected", "invalid")
+#: An event with one of these in another real run needs nothing more.
+_DONE = ("synced", "unchanged")
+
+
+@dataclass
+class RetryPlan:
+    """Which events of a run a retry sends, and which it leaves out and why."""
+
+    run_id: int
+    statuses: tuple[str, ...]
+    events: list[InputEvent] = field(default_factory=list)
+    done_since: list[str] = field(default_factory=list)
+    no_input: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "statuses": list(self.statuses), "to_send": len(self.events),
+                "lines": [e.line for e in self.events], "done_since": self.done_since, "no_input": self.no_input}
+
+
+@dataclass
+class RetryResult:
+    """A retry: what was planned and, unless there was nothing to send, the new run."""
+
+    plan: RetryPlan
+    sync: SyncResult | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"parent_run_id": self.plan.run_id, "statuses": list(self.plan.statuses),
+                "retried": len(self.plan.events), "skipped_done_since": len(self.plan.done_since),
+                "skipped_no_input": len(self.plan.no_input),
+                **({"run": self.sync.as_dict()} if self.sync is not None else {"run": None})}
+
+
+def _done_elsewhere(cache: Cache, keys: list[str], run_id: int) -> set[str]:
+    """Which of these messages another real run synced or found unchanged."""
+    found: set[str] = set()
+    with cache.session() as session:
+        for start in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
+            chunk = keys[start:start + 500]
+            found.update(session.exec(
+                select(EventRecord.message_key).join(Run, col(Run.id) == col(EventRecord.run_id))
+                .where(col(EventRecord.message_key).in_(chunk), col(EventRecord.status).in_(_DONE),
+                       col(Run.dry_run).is_(False), col(Run.id) != run_id)))
+    return found
+
+
+def plan_retry(cache: Cache, run_id: int, statuses: tuple[str, ...] = ("failed",)) -> RetryPlan:
+    """The events of `run_id` ending in one of `statuses` that still need sending.
+
+    Raises:
+        ConfigError: no such run, or a status a retry cannot re-send.
+    """
+    unknown = set(statuses) - set(RETRYABLE)
+    if unknown or not statuses:
+        raise ConfigError([f"a retry re-sends {', '.join(RETRYABLE)} events, not {', '.join(sorted(unknown)) or 'none'}"])
+    get_run(cache, run_id)  # a clear error for an unknown run
+    with cache.session() as session:
+        rows = list(session.exec(select(EventRecord).where(col(EventRecord.run_id) == run_id,
+                                                           col(EventRecord.status).in_(statuses))
+                                 .order_by(col(EventRecord.line))))
+    plan = RetryPlan(run_id, tuple(statuses))
+    done = _done_elsewhere(cache, [r.message_key for r in rows], run_id)
+    for row in rows:
+        if row.message_key in done:
+            plan.done_since.append(row.message_key)
+        elif row.raw is None:
+            plan.no_input.append(row.message_key)
+        else:
+            plan.events.append(_input_event(row))
+    return plan
+
+
+def _input_event(row: EventRecord) -> InputEvent:
+    """The stored line read again exactly as the first run read it, with its first line number."""
+    raw = row.raw or ""
+    item = next(read_events(io.BytesIO(raw.encode("utf-8", "surrogatepass"))), None)
+    if item is None:  # an empty line: keep it, so it is recorded as invalid again
+        return InputEvent(row.line, raw, problem="empty line")
+    return replace(item, line=row.line, raw=raw)
+
+
+class _RetryAudit(AuditLog):
+    """The retry's audit log: a message counts as processed only when some run got it through.
+
+    A plain sync treats rejected and invalid as final (a re-run of the same input must not
+    re-send them); a retry exists to re-send exactly those, so only `synced` or `unchanged`
+    elsewhere makes one a duplicate.
+    """
+
+    def already_processed(self, message_key: str) -> bool:
+        return bool(_done_elsewhere(self.cache, [message_key], self.run_id))
+
+
+async def retry_run(cache: Cache, run_id: int, *, schema: WorkspaceSchema, mapping: Mapping,
+                    client: AttioClient | None, statuses: tuple[str, ...] = ("failed",), base_url: str | None = None,
+                    concurrency: int = 16,
+                    on_progress: Callable[[dict[str, int]], None] | None = None) -> RetryResult:
+    """Send again the events of `run_id` that ended in one of `statuses`, as a new run.
+
+    Args:
+        cache: the audit database.
+        run_id: the run to retry.
+        schema: the workspace schema to validate against (pull again after fixing it).
+        mapping: the mapping to use (the fixed one).
+        client: the Attio client; None rehearses the retry (a dry run).
+        statuses: which outcomes to re-send: ``failed``, ``rejected``, ``invalid``.
+        base_url: the Attio origin written to (the record state is kept per origin); by
+            default the first run's.
+        concurrency: events in flight at once.
+        on_progress: called after each event with the counts so far.
+
+    Returns:
+        The plan, and the new run's result (None when there was nothing to send).
+
+    Raises:
+        ConfigError: no such run, or a status a retry cannot re-send.
+    """
+    plan = plan_retry(cache, run_id, statuses)
+    if not plan.events:
+        return RetryResult(plan, None)
+    parent = get_run(cache, run_id)
+    audit = _RetryAudit.start(cache, command="retry", input=parent.input, mapping=mapping.label,
+                              dry_run=client is None, base_url=base_url or _base_url(cache, run_id),
+                              parent_run_id=run_id)
+    syncer = Syncer(schema, mapping, audit, client=client, concurrency=concurrency, on_progress=on_progress)
+    return RetryResult(plan, await syncer.run(plan.events))
+
+
+def _base_url(cache: Cache, run_id: int) -> str:
+    """The Attio origin the run wrote to (its record state is keyed by it)."""
+    with cache.session() as session:
+        run = session.get(Run, run_id)
+    return run.base_url if run is not None else ""
