@@ -99,3 +99,29 @@ def test_killed_runs_lose_nothing_and_send_nothing_twice(served: tuple[object, s
     assert len(dump["workspaces"]) == 40 and len(dump["companies"]) == 40
     emails = Counter(v["email_address"] for r in dump["people"] for v in r["values"]["email_addresses"])
     assert max(emails.values()) == 1
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(served: tuple[object, str], tmp_path: Path) -> None:
+    _, url = served
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join(json.dumps({"type": "identify", "messageId": f"c{n}", "userId": f"c{n}",
+                                            "traits": {"email": f"c{n}@example.com"}}) for n in range(400)))
+    db = tmp_path / "ctrl-c.db"
+    env = {**os.environ, "ATTIO_API_KEY": "crash-token", "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": str(db)}
+    subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True)
+    sync = [sys.executable, "-m", "toolkit", "sync", str(source), "--write-rate", "40"]
+    process = subprocess.Popen(sync, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    text = " ".join(output.decode().split())
+    assert process.returncode == 1
+    assert "interrupted: run 1 stopped" in text and "Run the same command again to finish" in text
+    assert "Traceback" not in text
+    cache = open_cache(str(db))
+    with cache.session() as session:
+        run = session.exec(select(Run)).one()
+    assert run.state == "interrupted" and 0 < run.synced < 400
+    finished = subprocess.run([*sync[:-2], "--write-rate", "2000", "--json"], env=env, capture_output=True, timeout=120)
+    summary = json.loads(finished.stdout)
+    assert summary["duplicate"] == run.synced and summary["synced"] == 400 - run.synced
