@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import IO, Any
 
 import click
@@ -16,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from .audit import OUTCOMES, AuditLog
-from .cli import connection_options, console, load_settings, make_client, open_settings_cache
+from .cli_common import connection_options, console, load_settings, make_client, open_settings_cache
 from .config import Settings
 from .errors import ConfigError
 from .events import read_events
@@ -30,31 +31,30 @@ __all__ = ["sync_command"]
 DEFAULT_FAIL_ON = "invalid,rejected,failed"
 
 
-class _Counting:
-    """A binary stream that counts what has been read (the progress bar's position)."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream = stream
-        self.read_bytes = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.read_bytes += len(data)
-        return data
-
-
 @contextmanager
-def _open_events(path: str) -> Iterator[tuple[_Counting, int | None]]:
+def _open_events(path: str) -> Iterator[tuple[IO[bytes], int | None]]:
+    """The event stream, and how many lines it has when that can be known (a regular file)."""
     if path == "-":
-        yield _Counting(sys.stdin.buffer), None
+        yield sys.stdin.buffer, None
         return
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise click.ClickException(f"cannot read events from {path}: {exc.strerror or exc}") from exc
     with handle:
-        size = os.fstat(handle.fileno()).st_size
-        yield _Counting(handle), size if size > 0 else None
+        lines = _count_lines(handle) if stat.S_ISREG(os.fstat(handle.fileno()).st_mode) else None
+        yield handle, lines
+
+
+def _count_lines(handle: IO[bytes]) -> int | None:
+    """Non-empty lines of a JSON-lines file (the progress bar's total); None for a JSON array."""
+    if handle.read(1 << 16).lstrip().startswith(b"["):
+        handle.seek(0)
+        return None
+    handle.seek(0)
+    count = sum(1 for line in handle if line.strip())
+    handle.seek(0)
+    return count
 
 
 def preflight(mapping: Mapping, schema: WorkspaceSchema, settings: Settings, ctx: click.Context) -> None:
@@ -112,12 +112,12 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
     if not dry_run:
         settings.require_key()
 
-    with _open_events(events) as (stream, size):
+    with _open_events(events) as (stream, lines):
         audit = AuditLog.start(cache, command="sync", input=events, mapping=mapping.label, dry_run=dry_run,
                                base_url=settings.base_url)
         show_progress = not as_json and console().is_terminal
         try:
-            result = asyncio.run(_run(ctx, settings, schema, mapping, audit, stream, size, dry_run, concurrency,
+            result = asyncio.run(_run(ctx, settings, schema, mapping, audit, stream, lines, dry_run, concurrency,
                                       show_progress))
         except KeyboardInterrupt:
             raise click.ClickException(
@@ -133,22 +133,27 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
 
 
 async def _run(ctx: click.Context, settings: Settings, schema: WorkspaceSchema, mapping: Mapping, audit: AuditLog,
-               stream: _Counting, size: int | None, dry_run: bool, concurrency: int, show_progress: bool) -> SyncResult:
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"),
-                        TimeElapsedColumn(), TimeRemainingColumn(), console=console(), disable=not show_progress)
-    task = progress.add_task("syncing" if not dry_run else "dry run", total=size, counts="")
+               stream: IO[bytes], lines: int | None, dry_run: bool, concurrency: int, show_progress: bool) -> SyncResult:
+    progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.fields[done]} events, {task.fields[rate]:.0f}/s, {task.fields[counts]}"),
+                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console(),
+                        disable=not show_progress)
+    task = progress.add_task("syncing" if not dry_run else "dry run", total=lines, counts="", done=0, rate=0.0)
+    started = time.monotonic()
 
     def on_progress(counts: dict[str, int]) -> None:
+        done = sum(counts.values())
         shown = " ".join(f"{k} {v}" for k, v in counts.items() if v)
-        progress.update(task, completed=stream.read_bytes, counts=shown)
+        progress.update(task, completed=done, counts=shown, done=done,
+                        rate=done / max(time.monotonic() - started, 1e-6))
 
     with progress:
         if dry_run:
             return await Syncer(schema, mapping, audit, concurrency=concurrency,
-                                on_progress=on_progress).run(read_events(stream))  # type: ignore[arg-type]
+                                on_progress=on_progress).run(read_events(stream))
         async with make_client(ctx, settings) as client:
             return await Syncer(schema, mapping, audit, client=client, concurrency=concurrency,
-                                on_progress=on_progress).run(read_events(stream))  # type: ignore[arg-type]
+                                on_progress=on_progress).run(read_events(stream))
 
 
 def _print_summary(result: SyncResult) -> None:

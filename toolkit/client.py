@@ -232,7 +232,7 @@ class AttioClient:
             if not retry:
                 raise error
             # Never the headers: the key lives there. Method, path and Attio's answer only.
-            log.warning("retry %d of %s %s in %.2fs after %s", attempt, method, path, wait,
+            log.info("retry %d of %s %s in %.2fs after %s", attempt, method, path, wait,
                         error.status or type(error).__name__)
             await self._sleep(wait)
 
