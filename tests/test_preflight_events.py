@@ -134,7 +134,14 @@ def test_read_events_numbers_lines_skips_blanks_and_marks_bad_json(tmp_path: Pat
     path.write_text('{"type": "identify"}\n\n  \n{oops\n[1]\n', encoding="utf-8")
     events = list(read_events(path))
     assert [line for line, _ in events] == [1, 4, 5]
-    assert events[0][1] == {"type": "identify"} and isinstance(events[1][1], Unreadable) and events[2][1] == [1]
+    assert events[0][1] == {"type": "identify"} and isinstance(events[1][1], Unreadable)
+    assert events[2][1] == Unreadable("not a JSON object (got list)")
+
+
+def test_read_events_takes_a_json_array_as_the_sync_does(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    path.write_text('[\n  {"type": "identify"},\n  {"type": "group"}\n]\n', encoding="utf-8")
+    assert [(line, event["type"]) for line, event in read_events(path)] == [(2, "identify"), (3, "group")]
 
 
 def test_the_example_events_against_the_example_mapping() -> None:

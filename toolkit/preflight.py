@@ -27,7 +27,6 @@ the check looks at:
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -36,6 +35,7 @@ from typing import Any, Literal
 
 import phonenumbers
 
+from .events import read_events as _read_stream
 from .mapping import Action, AssertRecord, GroupWorkspace, IdentifyUser, Mapping, Source
 from .pull import ACTIVATION_HINTS
 from .schema import ACTIVATABLE_OBJECTS, AttributeInfo, ObjectInfo, WorkspaceSchema
@@ -506,19 +506,18 @@ class Unreadable:
 
 
 def read_events(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """``(line number, event)`` for each non-blank line of a JSON-lines file.
+    """``(line number, event)`` for each event of a JSON-lines or JSON-array file.
 
-    A line that is not JSON comes through as an `Unreadable` (so `check_events` counts it),
-    never as an exception.
+    The file is read by `toolkit.events.read_events`, the sync's own reader, so a sample is
+    read exactly as a sync would read it; a line it cannot use comes through as an
+    `Unreadable` (which `check_events` counts apart), never as an exception.
     """
-    with open(path, encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except ValueError as exc:
-                yield number, Unreadable(f"not JSON ({exc})")
+    with open(path, "rb") as stream:
+        for item in _read_stream(stream):
+            if item.event is not None:
+                yield item.line, item.event
+            else:
+                yield item.line, Unreadable(item.problem or "unreadable")
 
 
 @dataclass
