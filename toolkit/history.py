@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Literal
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, tuple_
 from sqlmodel import col, select
 
 from .audit import OUTCOMES
@@ -300,8 +300,8 @@ class EventFilter:
         if self.email is not None:  # emails are compared as Attio does: without case
             clauses.append(func.lower(col(EventRecord.email)) == self.email.lower())
         if self.since is not None:
-            since = self.since.astimezone(timezone.utc).replace(tzinfo=None)
-            clauses.append(col(EventRecord.finished_at) >= since)
+            # aware, as the column type wants; it stores and compares UTC
+            clauses.append(col(EventRecord.finished_at) >= self.since.astimezone(timezone.utc))
         if self.message_key is not None:
             clauses.append((col(EventRecord.message_key) == self.message_key)
                            | (col(EventRecord.message_id) == self.message_key))
@@ -336,16 +336,22 @@ def find_events(cache: Cache, where: EventFilter, *, limit: int | None = 50, off
 
 
 def _iter_events(cache: Cache, where: EventFilter, batch: int = 1000) -> Iterator[EventRecord]:
-    # Keyset paging by id keeps an export of millions of rows in constant memory.
-    last = 0
+    # Keyset paging on (run, line, id) keeps an export of millions of rows in constant memory
+    # and in input order (rows are stored in the order events finished, not in line order).
+    order = tuple_(col(EventRecord.run_id), col(EventRecord.line), col(EventRecord.id))
+    last: tuple[int, int, int] | None = None
     while True:
+        query = select(EventRecord).where(*where.where())
+        if last is not None:
+            query = query.where(order > tuple_(*last))
         with cache.session() as session:
-            rows = list(session.exec(select(EventRecord).where(*where.where(), col(EventRecord.id) > last)
-                                     .order_by(col(EventRecord.id)).limit(batch)))
+            rows = list(session.exec(query.order_by(col(EventRecord.run_id), col(EventRecord.line),
+                                                    col(EventRecord.id)).limit(batch)))
         if not rows:
             return
         yield from rows
-        last = rows[-1].id or last
+        tail = rows[-1]
+        last = (tail.run_id, tail.line, tail.id or 0)
 
 
 def export_events(cache: Cache, where: EventFilter, stream: IO[str], fmt: Literal["csv", "jsonl"]) -> int:
@@ -413,6 +419,13 @@ def trace(cache: Cache, message: str, *, plan: bool = True) -> Trace:
         ConfigError: no event with that id.
     """
     events = find_events(cache, EventFilter(message_key=message), limit=None)
+    if not events and message.startswith("sha256:") and len(message) >= 15:
+        # `history events` shows a line's hash key cut short; a unique prefix is enough.
+        with cache.session() as session:
+            keys = list(session.exec(select(EventRecord.message_key).distinct()
+                                     .where(col(EventRecord.message_key).startswith(message)).limit(2)))
+        if len(keys) == 1:
+            events = find_events(cache, EventFilter(message_key=keys[0]), limit=None)
     if not events:
         raise ConfigError([f"no event with messageId or key {message!r} in {cache.url}; "
                            "`attio-sync history events --user-id ...` finds one"])
@@ -524,10 +537,9 @@ def prune(cache: Cache, older_than: timedelta, *, now: datetime | None = None, d
     keeps unchanged values from being sent twice), and a pruned run cannot be retried.
     """
     cutoff = (now or utcnow()) - older_than
-    naive = cutoff.astimezone(timezone.utc).replace(tzinfo=None)
     with cache.session() as session:
         run_ids = [int(r) for r in session.exec(
-            select(Run.id).where(col(Run.started_at) < naive, col(Run.state) != "running").order_by(col(Run.id)))]
+            select(Run.id).where(col(Run.started_at) < cutoff.astimezone(timezone.utc), col(Run.state) != "running").order_by(col(Run.id)))]
         if not run_ids:
             return PruneResult(cutoff, [], 0, 0, dry_run)
         with_rows = {int(r) for r in session.exec(select(EventRecord.run_id).distinct()

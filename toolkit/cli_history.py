@@ -1,0 +1,512 @@
+"""`attio-sync history ...`, `attio-sync retry` and `attio-sync demo`: presentation only.
+
+The questions are answered by `toolkit.history`, the retry by `toolkit.rerun`, the demo by
+`toolkit.demo`. Here: options, rich tables on a terminal (through a pager when a list is
+longer than the screen), and `--json` for machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.json import JSON
+from rich.markup import escape
+from rich.table import Table
+
+from .audit import OUTCOMES
+from .cli_common import connection_options, console, load_settings, make_client, open_settings_cache
+from .history import (
+    EventFilter,
+    RunInfo,
+    RunSummary,
+    Trace,
+    count_events,
+    event_dict,
+    export_events,
+    find_events,
+    get_run,
+    list_runs,
+    parse_age,
+    parse_since,
+    prune,
+    run_summary,
+    trace,
+)
+from .mapping import default_mapping, load_mapping
+from .rerun import RETRYABLE, RetryResult, retry_run
+
+__all__ = ["demo_command", "history", "retry_command"]
+
+_db_option = click.option("--db", "database", metavar="PATH_OR_URL",
+                          help="Audit database [env ATTIO_SYNC_DB; default ./attio-sync.db].")
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+
+
+def _statuses(text: str | None, allowed: tuple[str, ...] = OUTCOMES, hint: str = "--status") -> tuple[str, ...]:
+    found = tuple(s.strip() for s in (text or "").split(",") if s.strip())
+    unknown = sorted(set(found) - set(allowed))
+    if unknown:
+        raise click.BadParameter(f"unknown status {', '.join(unknown)}; choose from {', '.join(allowed)}",
+                                 param_hint=hint)
+    return found
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@contextmanager
+def _paged(rows: int) -> Iterator[Console]:
+    """The console, through a pager when a terminal would scroll past the start of the list."""
+    out = console()
+    if out.is_terminal and rows + 8 > out.height:
+        with out.pager(styles=True):
+            yield out
+    else:
+        yield out
+
+
+def _cache(ctx: click.Context, database: str | None) -> Any:
+    return open_settings_cache(ctx, load_settings(ctx, database=database))
+
+
+def _when(run: RunInfo) -> str:
+    return f"{run.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+def _took(run: RunInfo) -> str:
+    return "-" if run.seconds is None else f"{run.seconds:.1f}s"
+
+
+def _short(path: str, width: int = 36) -> str:
+    """A path as a table cell: relative to here when inside it, else its end (--json has it all)."""
+    try:
+        path = str(Path(path).resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        pass
+    return path if len(path) <= width else "..." + path[-(width - 3):]
+
+
+def _more(shown: int, offset: int, total: int, what: str) -> str:
+    if shown == 0:
+        return f"no {what}" + (f" after --offset {offset}" if offset else "")
+    line = f"{what} {offset + 1}-{offset + shown} of {total}"
+    return line + (f"; --offset {offset + shown} for more" if offset + shown < total else "")
+
+
+@click.group("history")
+def history() -> None:
+    """Runs, events and requests recorded by `sync` and `retry`: list, trace, export, prune.
+
+    \b
+    Examples:
+      attio-sync history runs
+      attio-sync history show            the newest run
+      attio-sync history events --status invalid,rejected
+      attio-sync history trace msg_0042
+    """
+
+
+@history.command("runs")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Runs to show.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the newest N runs.")
+@_db_option
+@_json_option
+@click.pass_context
+def history_runs(ctx: click.Context, /, limit: int, offset: int, database: str | None, as_json: bool) -> None:
+    """List runs, newest first: start, duration, input, mapping, and events per outcome."""
+    runs, total = list_runs(_cache(ctx, database), limit=limit, offset=offset)
+    if as_json:
+        _echo_json({"total": total, "offset": offset, "limit": limit, "runs": [r.as_dict() for r in runs]})
+        return
+    table = Table("run", "command", "started (UTC)", "took", "input", "mapping", *OUTCOMES, "requests")
+    for run in runs:
+        label = run.command + (" (dry)" if run.dry_run else "") + (f" of {run.parent_run_id}" if run.parent_run_id else "")
+        if run.state != "finished":
+            label += f" [{run.state}]"
+        table.add_row(str(run.id), escape(label), _when(run), _took(run), escape(_short(run.input)), escape(_short(run.mapping)),
+                      *(str(run.counts[s]) if run.counts[s] else "" for s in OUTCOMES), str(run.requests))
+    with _paged(len(runs)) as out:
+        out.print(table)
+        out.print(_more(len(runs), offset, total, "runs"), highlight=False)
+
+
+@history.command("show")
+@click.argument("run_id", required=False, type=int, metavar="[RUN]")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Problem groups to show.")
+@_db_option
+@_json_option
+@click.pass_context
+def history_show(ctx: click.Context, /, run_id: int | None, top: int, database: str | None, as_json: bool) -> None:
+    """One RUN's summary (the newest run's by default): counts, its most common problems
+    grouped by field and reason, and its slowest requests."""
+    summary = run_summary(_cache(ctx, database), run_id, top=top)
+    if as_json:
+        _echo_json(summary.as_dict())
+        return
+    print_summary(console(), summary)
+
+
+def print_summary(out: Console, summary: RunSummary) -> None:
+    """A run's summary as `history show` (and the demo) print it."""
+    run = summary.run
+    head = f"[bold]run {run.id}[/] ({run.command}{', dry run' if run.dry_run else ''}, {run.state})"
+    if run.parent_run_id:
+        head += f", a retry of run {run.parent_run_id}"
+    out.print(head)
+    out.print(f"started {_when(run)} UTC, took {_took(run)}; input {escape(run.input)}; mapping "
+              f"{escape(run.mapping)}", highlight=False)
+    counts = ", ".join(f"{run.counts[s]} {s}" for s in OUTCOMES if run.counts[s])
+    out.print(f"{run.events} events: {counts or 'none'}; {run.requests} requests"
+              + (f" ({', '.join(f'{n} x {s}' for s, n in summary.attempts_by_status.items())})"
+                 if summary.attempts_by_status else ""), highlight=False)
+    if not run.has_detail:
+        out.print("[yellow]its per-event detail was pruned[/]; only these counts remain")
+    if summary.problems:
+        table = Table("events", "status", "field", "reason", "lines", "hint", title="most common problems",
+                      title_justify="left")
+        for group in summary.problems:
+            table.add_row(str(group.events), group.status, escape(group.field), escape(group.reason),
+                          ", ".join(map(str, group.lines)), escape(group.hint or ""))
+        out.print(table)
+    if summary.slowest:
+        table = Table("latency", "method", "path", "status", "attempt", "event", title="slowest requests",
+                      title_justify="left")
+        for request in summary.slowest:
+            table.add_row(f"{request['latency'] * 1000:.0f} ms", request["method"], escape(request["path"]),
+                          str(request["status"] or "no answer"), str(request["attempt"]),
+                          escape(str(request["message_key"] or "")))
+        out.print(table)
+    if summary.retries:
+        out.print(f"retried by run {', '.join(map(str, summary.retries))}")
+    stuck = [s for s in ("failed", "rejected") if run.counts[s]]
+    if stuck and not run.dry_run:
+        out.print(f"next: `attio-sync history events --run {run.id} --status {','.join(stuck)}` to see them, "
+                  f"`attio-sync retry {run.id} --status {','.join(stuck)}` to send them again", highlight=False)
+
+
+def _filter_options(func: Any) -> Any:
+    for option in reversed((
+        click.option("--run", "run_id", type=int, metavar="RUN", help="Only this run's events."),
+        click.option("--status", metavar="S[,S...]", help=f"Only these outcomes ({', '.join(OUTCOMES)})."),
+        click.option("--user-id", metavar="U", help="Only events with this userId."),
+        click.option("--email", metavar="E", help="Only events with this email (any case)."),
+        click.option("--since", metavar="T", help="Only events recorded since T: an age (2h, 7d) or an ISO time."),
+    )):
+        func = option(func)
+    return func
+
+
+def _event_filter(run_id: int | None, status: str | None, user_id: str | None, email: str | None,
+                  since: str | None) -> EventFilter:
+    return EventFilter(run_id=run_id, statuses=_statuses(status), user_id=user_id, email=email,
+                       since=parse_since(since) if since else None)
+
+
+@history.command("events")
+@_filter_options
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Events to show.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N matching events.")
+@_db_option
+@_json_option
+@click.pass_context
+def history_events(ctx: click.Context, /, run_id: int | None, status: str | None, user_id: str | None,
+                   email: str | None, since: str | None, limit: int, offset: int, database: str | None,
+                   as_json: bool) -> None:
+    """List events with their outcome and reason, by run and line.
+
+    \b
+    Examples:
+      attio-sync history events --run 3 --status failed,rejected
+      attio-sync history events --email ada@example.com --json
+      attio-sync history events --since 2h --limit 200
+    """
+    cache = _cache(ctx, database)
+    where = _event_filter(run_id, status, user_id, email, since)
+    total = count_events(cache, where)
+    events = find_events(cache, where, limit=limit, offset=offset)
+    if as_json:
+        _echo_json({"total": total, "offset": offset, "limit": limit,
+                    "events": [event_dict(e, full=True) for e in events]})
+        return
+    table = Table("run", "line", "message", "type", "user", "status", "reason")
+    for event in events:
+        table.add_row(str(event.run_id), str(event.line), escape(event.message_key[:24]), event.event_type or "",
+                      escape(event.user_id or event.email or ""), event.status, escape(event.reason))
+    with _paged(len(events)) as out:
+        out.print(table)
+        out.print(_more(len(events), offset, total, "events"), highlight=False)
+
+
+@history.command("trace")
+@click.argument("message_id", metavar="MESSAGE_ID")
+@_db_option
+@_json_option
+@click.pass_context
+def history_trace(ctx: click.Context, /, message_id: str, database: str | None, as_json: bool) -> None:
+    """Everything that happened to one event across runs: its input, the values it maps to,
+    each request with Attio's answer, and the record ids written.
+
+    MESSAGE_ID is the event's messageId, or the key `history events` shows for an event
+    without one (sha256:...).
+    """
+    found = trace(_cache(ctx, database), message_id)
+    if as_json:
+        _echo_json(found.as_dict())
+        return
+    with _paged(sum(len(s.requests) + len(s.event.get("writes") or []) + 6 for s in found.steps) + 20) as out:
+        print_trace(out, found)
+
+
+def print_trace(out: Console, found: Trace) -> None:
+    """One event's trace as `history trace` (and the demo) print it."""
+    out.print(f"[bold]{escape(found.message_key)}[/]: input")
+    out.print(JSON.from_data(found.input) if not isinstance(found.input, str) else escape(str(found.input)))
+    if found.planned is not None:
+        planned = found.planned
+        table = Table("object", "matched on", "values (as validated)", title=f"maps to, under {planned['mapping']}",
+                      title_justify="left")
+        for write in planned["writes"]:
+            values = {**write["values"], **{f"+{k}": v for k, v in write["appends"].items()}}
+            shown = "\n".join(f"{slug} = {json.dumps(forms, ensure_ascii=False)}" for slug, forms in values.items())
+            table.add_row(write["object"], write["matching_attribute"], escape(shown))
+        if planned["writes"]:
+            out.print(table)
+        for problem in planned["problems"]:
+            out.print(f"[red]problem[/]: {escape(str(problem.get('field')))}: {escape(str(problem.get('reason')))}"
+                      + (f" ({escape(str(problem['hint']))})" if problem.get("hint") else ""))
+    for step in found.steps:
+        run, event = step.run, step.event
+        out.print(f"\n[bold]run {run.id}[/] ({run.command}{', dry run' if run.dry_run else ''}, {_when(run)} UTC), "
+                  f"line {event['line']}: [bold]{event['status']}[/]"
+                  + (f": {escape(event['reason'])}" if event["reason"] else ""))
+        for problem in event["problems"]:
+            if "field" in problem:
+                out.print(f"  {escape(str(problem['field']))}: {escape(str(problem.get('reason')))}"
+                          + (f" (input {escape(json.dumps(problem.get('input'), ensure_ascii=False))})"
+                             if problem.get("input") is not None else ""), highlight=False)
+        if step.requests:
+            table = Table("attempt", "request", "answer", "latency", "execution id")
+            for request in step.requests:
+                answer = " ".join(str(p) for p in (request["status"] or "no answer", request["code"],
+                                                   request["message"]) if p)
+                table.add_row(str(request["attempt"]), escape(f"{request['method']} {request['path']}"),
+                              escape(answer), f"{request['latency'] * 1000:.1f} ms", request["execution_id"] or "")
+            out.print(table)
+        for write in event["writes"]:
+            sent = ", ".join(write.get("values") or []) or "nothing new"
+            appended = f"; appended {', '.join(write['appended'])}" if write.get("appended") else ""
+            out.print(f"  {write['object']} {write.get('record_id') or '(no id)'}: sent {sent}{appended}",
+                      highlight=False)
+
+
+@history.command("export")
+@_filter_options
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True, help="Output format.")
+@click.option("--output", metavar="FILE", type=click.Path(dir_okay=False, writable=True, path_type=str),
+              help="Write to FILE instead of standard output.")
+@_db_option
+@click.pass_context
+def history_export(ctx: click.Context, /, run_id: int | None, status: str | None, user_id: str | None,
+                   email: str | None, since: str | None, fmt: str, output: str | None,
+                   database: str | None) -> None:
+    """Export the matching events, with their problems, writes and input, as CSV or JSON lines.
+
+    \b
+    Examples:
+      attio-sync history export --run 3 --status rejected --format csv --output rejected.csv
+      attio-sync history export --format jsonl | jq .reason
+    """
+    cache = _cache(ctx, database)
+    where = _event_filter(run_id, status, user_id, email, since)
+    if output is None:
+        export_events(cache, where, sys.stdout, fmt)  # type: ignore[arg-type]
+        return
+    with open(output, "w", encoding="utf-8", newline="") as stream:
+        count = export_events(cache, where, stream, fmt)  # type: ignore[arg-type]
+    click.echo(f"wrote {count} events to {output}", err=True)
+
+
+@history.command("prune")
+@click.option("--older-than", "older_than", required=True, metavar="AGE",
+              help="Remove the detail of runs started longer ago than AGE (30d, 12h, 2w).")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@_db_option
+@_json_option
+@click.pass_context
+def history_prune(ctx: click.Context, /, older_than: str, dry_run: bool, database: str | None, as_json: bool) -> None:
+    """Remove old runs' event and request rows, keeping each run's summary row and counts.
+
+    A pruned run can no longer be traced or retried, and its messages no longer count as
+    processed (sent again, they are not duplicates; values already sent stay unchanged).
+    """
+    result = prune(_cache(ctx, database), parse_age(older_than), dry_run=dry_run)
+    if as_json:
+        _echo_json(result.as_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    runs = ", ".join(map(str, result.runs)) or "none"
+    console().print(f"{verb} {result.events} events and {result.requests} requests of runs started before "
+                    f"{result.cutoff:%Y-%m-%d %H:%M} UTC (runs: {runs}); run summaries kept", highlight=False)
+
+
+# -- retry ------------------------------------------------------------------------------------
+
+
+@click.command("retry")
+@click.argument("run_id", type=int, metavar="RUN")
+@click.option("--status", "status", default="failed", show_default=True, metavar="S[,S...]",
+              help=f"Which outcomes to send again: {', '.join(RETRYABLE)}.")
+@click.option("--mapping", "mapping_path", metavar="FILE",
+              help="Mapping file [default: the run's own, when it is a file].")
+@click.option("--dry-run", is_flag=True, help="Send nothing: show what the retry would do.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="Events in flight at once.")
+@click.option("--no-check", is_flag=True, help="Start even when the pre-flight check finds errors.")
+@_json_option
+@connection_options
+@click.pass_context
+def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path: str | None, dry_run: bool,
+                  concurrency: int, no_check: bool, as_json: bool, **options: Any) -> None:
+    """Send RUN's failed events again (and with --status, its rejected or invalid ones), from
+    the input the run stored, as a new run linked to it.
+
+    Events synced (or found unchanged) by another run since are not sent again. For rejected
+    or invalid events, fix the mapping, or the workspace and `attio-sync schema pull`, first.
+    Exit status 1 when a retried event still does not get through.
+
+    \b
+    Examples:
+      attio-sync retry 3
+      attio-sync retry 3 --status failed,rejected --dry-run
+    """
+    from .cli_sync import preflight  # the same check as `sync`, so both refuse the same mappings
+
+    statuses = _statuses(status, RETRYABLE) or ("failed",)
+    settings = load_settings(ctx, **options)
+    cache = open_settings_cache(ctx, settings)
+    parent = get_run(cache, run_id)
+    path = mapping_path or (parent.mapping if Path(parent.mapping).is_file() else None)
+    mapping = load_mapping(path) if path else default_mapping()
+    schema = cache.load_schema()
+    if not no_check:
+        preflight(mapping, schema, settings, ctx)
+    if not dry_run:
+        settings.require_key()
+
+    async def go() -> RetryResult:
+        if dry_run:
+            return await retry_run(cache, run_id, schema=schema, mapping=mapping, client=None, statuses=statuses,
+                                   base_url=settings.base_url, concurrency=concurrency)
+        async with make_client(ctx, settings) as client:
+            return await retry_run(cache, run_id, schema=schema, mapping=mapping, client=client,
+                                   statuses=statuses, base_url=settings.base_url, concurrency=concurrency)
+
+    result = asyncio.run(go())
+    if as_json:
+        _echo_json(result.as_dict())
+    else:
+        _print_retry(result, mapping.label)
+    if result.sync is not None and any(result.sync.counts[s] for s in ("invalid", "rejected", "failed")):
+        ctx.exit(1)
+
+
+def _print_retry(result: RetryResult, mapping: str) -> None:
+    out = console()
+    plan = result.plan
+    out.print(f"run {plan.run_id}: {len(plan.events)} {'/'.join(plan.statuses)} events to send again with "
+              f"{escape(mapping)}", highlight=False)
+    if plan.done_since:
+        out.print(f"{len(plan.done_since)} left out: another run has synced them since", highlight=False)
+    if plan.no_input:
+        out.print(f"{len(plan.no_input)} left out: their input was not kept (a dry run, or pruned)", highlight=False)
+    if result.sync is None:
+        out.print("nothing to send")
+        return
+    sync = result.sync
+    table = Table("outcome", "events", title=f"run {sync.run_id}, a retry of run {plan.run_id}"
+                  + (" (dry run)" if sync.dry_run else ""))
+    for status in OUTCOMES:
+        table.add_row("would sync" if sync.dry_run and status == "synced" else status, str(sync.counts[status]))
+    out.print(table)
+    if sync.dry_run:
+        out.print(f"Dry run: nothing was sent. {sync.would_write} writes would be sent.")
+    else:
+        out.print(f"{sync.requests} requests in {sync.seconds:.1f}s; `attio-sync history show {sync.run_id}` for "
+                  "what is left", highlight=False)
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+@click.command("demo")
+@click.option("--db", "database", metavar="PATH",
+              help="A new database file for the demo [default: a new file in a temporary folder].")
+@click.option("--trace", "trace_message", metavar="MESSAGE_ID", help="The event to trace [default: the first synced].")
+@_json_option
+def demo_command(database: str | None, trace_message: str | None, as_json: bool) -> None:
+    """Run the whole tool once, with no account and no network.
+
+    Starts a sandbox Attio inside this process (examples/sandbox-seed.toml), pulls its schema,
+    checks examples/mapping.toml, syncs examples/events.jsonl (a few hundred events, a handful
+    of them bad), then shows the run's history and one event's trace. It never touches
+    ./attio-sync.db: it writes a new database and says where, to explore with `history`.
+    """
+    from .demo import run_demo
+
+    if database is None:
+        database = str(Path(tempfile.mkdtemp(prefix="attio-sync-demo-")) / "demo.db")
+    out = console()
+    result = run_demo(database, trace_message=trace_message, on_step=_DemoPrinter(out, quiet=as_json).step)
+    if as_json:
+        _echo_json(result.as_dict())
+        return
+    out.print(f"\nDone in {result.seconds:.1f}s. Everything is in {database}; explore it with, for example:",
+              highlight=False)
+    for line in (f"attio-sync history runs --db {database}",
+                 f"attio-sync history events --db {database} --status invalid",
+                 f"attio-sync history export --db {database} --format csv --output demo.csv"):
+        out.print(f"  {line}", highlight=False, markup=False)
+
+
+class _DemoPrinter:
+    """Prints each demo step as it finishes."""
+
+    def __init__(self, out: Console, *, quiet: bool) -> None:
+        self.out = out
+        self.quiet = quiet
+
+    def step(self, name: str, value: Any) -> None:
+        if self.quiet:
+            return
+        out = self.out
+        if name == "pull":
+            counts = ", ".join(f"{slug} {n}" for slug, n in value.attribute_counts().items())
+            out.print(f"[bold]1. schema pull[/]: a sandbox Attio started in this process; pulled "
+                      f"{value.schema.workspace.workspace_name} in {value.seconds:.2f}s ({value.requests} requests): "
+                      f"attributes per object: {counts}", highlight=False)
+        elif name == "check":
+            errors = sum(1 for f in value if f.level == "error")
+            out.print(f"[bold]2. check[/]: examples/mapping.toml against that schema: {errors} errors, "
+                      f"{len(value) - errors} warnings", highlight=False)
+            for finding in value:
+                out.print(f"   {finding.level}: {escape(finding.action)}: {escape(finding.field)}: "
+                          f"{escape(finding.message)}", highlight=False)
+        elif name == "sync":
+            counts = ", ".join(f"{value.counts[s]} {s}" for s in OUTCOMES if value.counts[s])
+            out.print(f"[bold]3. sync[/]: examples/events.jsonl: {sum(value.counts.values())} events in "
+                      f"{value.seconds:.1f}s, {value.requests} requests: {counts}", highlight=False)
+        elif name == "summary":
+            out.print("[bold]4. attio-sync history show[/]")
+            print_summary(out, value)
+        elif name == "trace":
+            out.print(f"\n[bold]5. attio-sync history trace {escape(value.message_key)}[/]")
+            print_trace(out, value)
