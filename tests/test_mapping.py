@@ -176,7 +176,8 @@ def test_the_default_mapping_round_trips_and_matches_an_explicit_file() -> None:
 
 def test_the_example_mapping_parses_and_shows_the_seed_examples() -> None:
     mapping = load_mapping(EXAMPLES / "mapping.toml")
-    identify, group, record = mapping.actions
+    identify, group = mapping.actions
+    (record,) = load_mapping(EXAMPLES / "assert-record.toml").actions
     assert isinstance(identify, IdentifyUser) and isinstance(group, GroupWorkspace) and isinstance(record, AssertRecord)
     assert identify.person_attributes["twitter"].describe() == "$.traits.twitter_handle"
     assert identify.user_attributes["workspace"].describe() == "$.groupId"

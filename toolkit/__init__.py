@@ -13,6 +13,7 @@ The library is the product; the `attio-sync` command is a thin client of it::
     result = asyncio.run(main())
     schema = cache.load_schema()                    # a WorkspaceSchema
     prepared = prepare_slug("+15558675309", "people", "phone_numbers", schema)
+    findings = check_mapping(load_mapping("examples/mapping.toml"), schema)
 """
 
 from __future__ import annotations
@@ -31,9 +32,15 @@ from .errors import (  # noqa: E402
     RetryableApiError,
     SchemaError,
 )
+from .audit import AuditLog  # noqa: E402
+from .events import InputEvent, read_events  # noqa: E402
+from .mapping import Mapping, default_mapping, load_mapping, parse_mapping  # noqa: E402
+from .plan import EventPlan, plan_event  # noqa: E402
+from .preflight import Finding, check_mapping  # noqa: E402
 from .pull import PullResult, fetch_schema, pull_schema  # noqa: E402
 from .schema import WorkspaceSchema  # noqa: E402
 from .schema_diff import Change, diff_schemas  # noqa: E402
+from .sync import SyncResult, Syncer  # noqa: E402
 from .values import Prepared, ValueOptions, check_value, prepare, prepare_record, prepare_slug  # noqa: E402
 
 __all__ = [
@@ -41,25 +48,38 @@ __all__ = [
     "Attempt",
     "AttioClient",
     "AttioSyncError",
+    "AuditLog",
     "Cache",
     "Change",
     "ConfigError",
+    "EventPlan",
     "FatalApiError",
+    "Finding",
+    "InputEvent",
     "InvalidInputError",
+    "Mapping",
     "Prepared",
     "PullResult",
     "RetryableApiError",
     "SchemaError",
     "Settings",
+    "SyncResult",
+    "Syncer",
     "ValueOptions",
     "WorkspaceSchema",
+    "check_mapping",
     "check_value",
+    "default_mapping",
     "diff_schemas",
     "fetch_schema",
+    "load_mapping",
     "load_schema",
     "open_cache",
+    "parse_mapping",
+    "plan_event",
     "prepare",
     "prepare_record",
     "prepare_slug",
     "pull_schema",
+    "read_events",
 ]
