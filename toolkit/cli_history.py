@@ -432,8 +432,9 @@ def _print_retry(result: RetryResult, mapping: str) -> None:
         out.print("nothing to send")
         return
     sync = result.sync
-    table = Table("outcome", "events", title=f"run {sync.run_id}, a retry of run {plan.run_id}"
-                  + (" (dry run)" if sync.dry_run else ""))
+    out.print(f"run {sync.run_id}, a retry of run {plan.run_id}" + (" (dry run)" if sync.dry_run else ""),
+              highlight=False)
+    table = Table("outcome", "events")
     for status in OUTCOMES:
         table.add_row("would sync" if sync.dry_run and status == "synced" else status, str(sync.counts[status]))
     out.print(table)
