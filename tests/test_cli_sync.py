@@ -96,3 +96,14 @@ def test_unknown_fail_on_outcome_is_a_usage_error(h: SyncHarness, tmp_path: Path
 def test_a_missing_events_file_is_one_clear_line(h: SyncHarness, tmp_path: Path) -> None:
     result = run(h, [str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 1 and "cannot read events from" in result.output
+
+
+def test_the_summary_shows_the_first_problems_with_their_lines(h: SyncHarness, tmp_path: Path) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text(json.dumps(EVENTS[0]) + "\nnot json\n" + json.dumps(
+        {"type": "identify", "messageId": "z", "userId": "u5", "traits": {"email": "no-at-sign"}}) + "\n")
+    result = run(h, [str(events)])
+    assert result.exit_code == 1
+    assert "First problems (of 2):" in result.output
+    assert "line 2: invalid: line 2: not JSON" in result.output
+    assert "line 3: invalid: people.email_addresses:" in result.output

@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from .cache import Cache, utcnow
 from .models import EventRecord, RecordState, RequestRecord, Run
 
-__all__ = ["FINAL_STATUSES", "OUTCOMES", "AuditLog", "StateEntry", "value_hash"]
+__all__ = ["FINAL_STATUSES", "OUTCOMES", "AuditLog", "StateEntry", "counts_by_status", "first_problems", "value_hash"]
 
 #: Every outcome an input line can end in (design.md).
 OUTCOMES = ("synced", "unchanged", "invalid", "rejected", "failed", "duplicate")
@@ -183,3 +183,14 @@ def counts_by_status(cache: Cache, run_id: int) -> dict[str, int]:
     counts = dict.fromkeys(OUTCOMES, 0)
     counts.update({status: n for status, n in rows})
     return counts
+
+
+def first_problems(cache: Cache, run_id: int, limit: int = 5) -> list[tuple[int, str, str]]:
+    """The first `(line, status, reason)` of a run's invalid, rejected and failed events."""
+    with cache.session() as session:
+        rows = session.exec(
+            select(EventRecord.line, EventRecord.status, EventRecord.reason)
+            .where(col(EventRecord.run_id) == run_id, col(EventRecord.status).in_(("invalid", "rejected", "failed")))
+            .order_by(col(EventRecord.line)).limit(limit)
+        ).all()
+    return [(line, status, reason) for line, status, reason in rows]

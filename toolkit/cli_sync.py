@@ -16,7 +16,7 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .audit import OUTCOMES, AuditLog
+from .audit import OUTCOMES, AuditLog, first_problems
 from .cli_common import connection_options, console, load_settings, make_client, open_settings_cache
 from .config import Settings
 from .errors import ConfigError
@@ -127,7 +127,7 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
-        _print_summary(result)
+        _print_summary(result, first_problems(cache, result.run_id))
     if any(result.counts.get(status, 0) for status in failing):
         ctx.exit(1)
 
@@ -156,7 +156,7 @@ async def _run(ctx: click.Context, settings: Settings, schema: WorkspaceSchema, 
                                 on_progress=on_progress).run(read_events(stream))
 
 
-def _print_summary(result: SyncResult) -> None:
+def _print_summary(result: SyncResult, problems: list[tuple[int, str, str]]) -> None:
     out = console()
     table = Table("outcome", "events", title=f"run {result.run_id}" + (" (dry run)" if result.dry_run else ""))
     for status in OUTCOMES:
@@ -164,6 +164,11 @@ def _print_summary(result: SyncResult) -> None:
         table.add_row(label, str(result.counts[status]))
     table.add_row("total", str(sum(result.counts.values())), style="bold")
     out.print(table)
+    shown = sum(result.counts[s] for s in ("invalid", "rejected", "failed"))
+    if problems:
+        out.print(f"First problems (of {shown}):", highlight=False)
+        for line, status, reason in problems:
+            out.print(f"  line {line}: {status}: {reason}", highlight=False, markup=False)
     if result.dry_run:
         out.print(f"Dry run: nothing was sent to Attio. {result.would_write} writes would be sent.")
     else:
