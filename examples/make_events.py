@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ COMPANIES = ["Northwind", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wa
              "Massive Dynamic", "Aperture", "Black Mesa"]
 TITLES = ["CTO", "Engineer", "Head of Growth", "Founder", "Product Manager", "Designer", "Data Analyst"]
 PLANS = ["Free", "Pro", "Enterprise"]
-START = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def _stamp(when: datetime) -> str:

@@ -34,8 +34,14 @@ from toolkit.events import read_events
 from toolkit.mapping import load_mapping
 from toolkit.pull import pull_schema
 from toolkit.retry import RetryPolicy
-from toolkit.sandbox import SandboxApp, SandboxConfig, SandboxTransport, create_app, load_seed_file
-from toolkit.sync import SyncResult, Syncer
+from toolkit.sandbox import (
+    SandboxApp,
+    SandboxConfig,
+    SandboxTransport,
+    create_app,
+    load_seed_file,
+)
+from toolkit.sync import Syncer, SyncResult
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_URL = "http://localhost:8765"  # never contacted: the transport answers in process

@@ -23,7 +23,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from .audit import OUTCOMES
-from .cli_common import connection_options, console, load_settings, make_client, open_settings_cache
+from .cli_common import (
+    connection_options,
+    console,
+    load_settings,
+    make_client,
+    open_settings_cache,
+)
 from .history import (
     EventFilter,
     RunInfo,
@@ -388,7 +394,9 @@ def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path:
       attio-sync retry 3
       attio-sync retry 3 --status failed,rejected --dry-run
     """
-    from .cli_sync import preflight  # the same check as `sync`, so both refuse the same mappings
+    from .cli_sync import (
+        preflight,  # the same check as `sync`, so both refuse the same mappings
+    )
 
     statuses = _statuses(status, RETRYABLE) or ("failed",)
     settings = load_settings(ctx, **options)

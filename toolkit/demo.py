@@ -27,8 +27,15 @@ from .mapping import Mapping, load_mapping
 from .preflight import Finding, check_mapping
 from .pull import PullResult, pull_schema
 from .retry import RetryPolicy
-from .sandbox import FaultSpec, SandboxApp, SandboxConfig, SandboxTransport, create_app, load_seed_file
-from .sync import SyncResult, Syncer
+from .sandbox import (
+    FaultSpec,
+    SandboxApp,
+    SandboxConfig,
+    SandboxTransport,
+    create_app,
+    load_seed_file,
+)
+from .sync import Syncer, SyncResult
 
 __all__ = ["DEMO_BASE_URL", "DemoFiles", "DemoResult", "find_examples", "run_demo"]
 
@@ -60,8 +67,8 @@ def find_examples(root: Path | None = None) -> DemoFiles:
                           base / "examples" / "events.jsonl")
         if all(p.is_file() for p in (files.seed, files.mapping, files.events)):
             return files
-    raise ConfigError(["the demo needs examples/sandbox-seed.toml, examples/mapping.toml and "
-                       "examples/events.jsonl: run it from a checkout of attio-sync (`make demo`)"])
+    raise ConfigError([("the demo needs examples/sandbox-seed.toml, examples/mapping.toml and "
+                        "examples/events.jsonl: run it from a checkout of attio-sync (`make demo`)")])
 
 
 @dataclass
@@ -130,8 +137,8 @@ def run_demo(database: str, *, files: DemoFiles | None = None, trace_message: st
             from .models import Run
 
             if session.exec(select(Run.id).limit(1)).first() is not None:
-                raise ConfigError([f"{cache.url} already holds runs; the demo starts from an empty database "
-                                   "(leave out --db, or name a new file)"])
+                raise ConfigError([(f"{cache.url} already holds runs; the demo starts from an empty database "
+                                    "(leave out --db, or name a new file)")])
         result = asyncio.run(_demo(cache, files, mapping, trace_message, on_step or (lambda step, value: None),
                                    concurrency))
     finally:

@@ -12,11 +12,12 @@ Datetimes come back from SQLite naive; they are UTC (`toolkit.cache.utcnow` wrot
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Literal
 
 from sqlalchemy import delete, func, tuple_
@@ -58,7 +59,7 @@ EVENT_COLUMNS = ("run_id", "line", "message_key", "event_type", "user_id", "emai
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat(timespec="seconds")
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat(timespec="seconds")
 
 
 # -- runs ------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ def _detail_counts(cache: Cache, run_ids: Sequence[int]) -> dict[int, dict[str, 
 def list_runs(cache: Cache, *, limit: int = 20, offset: int = 0) -> tuple[list[RunInfo], int]:
     """The newest runs first, and how many runs there are in all."""
     with cache.session() as session:
-        total = session.exec(select(func.count()).select_from(Run)).one()
+        total: int = session.exec(select(func.count()).select_from(Run)).one()
         runs = list(session.exec(select(Run).order_by(col(Run.id).desc()).offset(offset).limit(limit)))
     detail = _detail_counts(cache, [r.id for r in runs if r.id is not None])
     return [_run_info(r, detail.get(r.id or 0)) for r in runs], int(total)
@@ -162,7 +163,7 @@ class ProblemGroup:
     field: str
     reason: str
     events: int
-    lines: list[int] = field(default_factory=list)  # the first few, to look at
+    lines: list[int] = dataclasses.field(default_factory=list)  # the first few, to look at
     hint: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -261,8 +262,8 @@ def run_summary(cache: Cache, run_id: int | None = None, *, top: int = 10, slowe
         slow = [_request_dict(r) for r in session.exec(
             select(RequestRecord).where(col(RequestRecord.run_id) == run.id)
             .order_by(col(RequestRecord.latency).desc()).limit(slowest))]
-        retries = [int(r) for r in session.exec(select(Run.id).where(col(Run.parent_run_id) == run.id)
-                                                .order_by(col(Run.id)))]
+        retries = [r for r in session.exec(select(Run.id).where(col(Run.parent_run_id) == run.id)
+                                           .order_by(col(Run.id))) if r is not None]
         by_status = session.exec(
             select(RequestRecord.status, func.count()).where(col(RequestRecord.run_id) == run.id)
             .group_by(col(RequestRecord.status))).all()
@@ -301,7 +302,7 @@ class EventFilter:
             clauses.append(func.lower(col(EventRecord.email)) == self.email.lower())
         if self.since is not None:
             # aware, as the column type wants; it stores and compares UTC
-            clauses.append(col(EventRecord.finished_at) >= self.since.astimezone(timezone.utc))
+            clauses.append(col(EventRecord.finished_at) >= self.since.astimezone(UTC))
         if self.message_key is not None:
             clauses.append((col(EventRecord.message_key) == self.message_key)
                            | (col(EventRecord.message_id) == self.message_key))
@@ -427,8 +428,8 @@ def trace(cache: Cache, message: str, *, plan: bool = True) -> Trace:
         if len(keys) == 1:
             events = find_events(cache, EventFilter(message_key=keys[0]), limit=None)
     if not events:
-        raise ConfigError([f"no event with messageId or key {message!r} in {cache.url}; "
-                           "`attio-sync history events --user-id ...` finds one"])
+        raise ConfigError([(f"no event with messageId or key {message!r} in {cache.url}; "
+                            "`attio-sync history events --user-id ...` finds one")])
     key = events[0].message_key
     runs = {r.id: r for r in (get_run(cache, run_id) for run_id in sorted({e.run_id for e in events}))}
     with cache.session() as session:
@@ -506,11 +507,11 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     if _AGE.match(text):
         return (now or utcnow()) - parse_age(text)
     try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ConfigError([f"cannot read the time {text!r}: write an age (2h, 7d) or an ISO time "
-                           "(2026-11-28 or 2026-11-28T09:30)"]) from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        raise ConfigError([(f"cannot read the time {text!r}: write an age (2h, 7d) or an ISO time "
+                            "(2026-11-28 or 2026-11-28T09:30)")]) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -538,8 +539,8 @@ def prune(cache: Cache, older_than: timedelta, *, now: datetime | None = None, d
     """
     cutoff = (now or utcnow()) - older_than
     with cache.session() as session:
-        run_ids = [int(r) for r in session.exec(
-            select(Run.id).where(col(Run.started_at) < cutoff.astimezone(timezone.utc), col(Run.state) != "running").order_by(col(Run.id)))]
+        old = select(Run.id).where(col(Run.started_at) < cutoff.astimezone(UTC), col(Run.state) != "running")
+        run_ids = [r for r in session.exec(old.order_by(col(Run.id))) if r is not None]
         if not run_ids:
             return PruneResult(cutoff, [], 0, 0, dry_run)
         with_rows = {int(r) for r in session.exec(select(EventRecord.run_id).distinct()
@@ -554,8 +555,7 @@ def prune(cache: Cache, older_than: timedelta, *, now: datetime | None = None, d
         if not dry_run:
             session.execute(delete(EventRecord).where(col(EventRecord.run_id).in_(run_ids)))
             session.execute(delete(RequestRecord).where(col(RequestRecord.run_id).in_(run_ids)))
-    if not dry_run and events + requests:
-        if cache.engine.dialect.name == "sqlite":  # give the space back to the file system
-            with cache.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    if not dry_run and events + requests and cache.engine.dialect.name == "sqlite":
+        with cache.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.exec_driver_sql("VACUUM")
     return PruneResult(cutoff, run_ids, events, requests, dry_run)

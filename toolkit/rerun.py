@@ -28,7 +28,7 @@ from .history import get_run
 from .mapping import Mapping
 from .models import EventRecord, Run
 from .schema import WorkspaceSchema
-from .sync import SyncResult, Syncer
+from .sync import Syncer, SyncResult
 
 __all__ = ["RETRYABLE", "RetryPlan", "RetryResult", "plan_retry", "retry_run"]
 
