@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/attio-sync --help
+	$(BIN)/attio-sync demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/schema_pull.py
