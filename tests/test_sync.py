@@ -241,3 +241,22 @@ def test_a_dry_run_sends_nothing_and_does_not_block_the_real_run(h: SyncHarness)
     assert dry.would_write == 4 and h.app.log == []
     real = h.sync(events)
     assert real.counts["synced"] == 2 and real.counts["duplicate"] == 0
+
+
+def test_every_attempt_is_recorded_with_the_record_id_it_wrote(h: SyncHarness) -> None:
+    h.inject("503=0.5", seed=3)
+    result = h.sync([identify(1), identify(2)], policy=RetryPolicy(max_attempts=10, base=0.001, cap=0.001))
+    assert result.counts["synced"] == 2
+    with h.cache.session() as session:
+        rows = session.exec(select(RequestRecord).where(RequestRecord.run_id == result.run_id)).all()
+    assert len(rows) == result.requests == len(h.app.log)
+    assert {r.status for r in rows} >= {200, 503}
+    succeeded = [r for r in rows if r.status == 200]
+    people = {record_id(r) for r in h.records("people")}
+    users = {record_id(r) for r in h.records("users")}
+    assert {r.record_id for r in succeeded if "/people/" in r.path} == people
+    assert {r.record_id for r in succeeded if "/users/" in r.path} == users
+    assert all(r.matching_attribute in ("email_addresses", "user_id") for r in rows)
+    assert all(r.message_key and r.latency >= 0 and r.attempt >= 1 for r in rows)
+    assert all(r.record_id is None for r in rows if r.status != 200)
+    assert all(r.execution_id for r in rows)  # Attio's x-attio-execution-id, for support tickets

@@ -33,7 +33,20 @@ from .schema import WorkspaceSchema
 
 __all__ = ["SyncResult", "Syncer"]
 
-_current_event: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_event", default=None)
+@dataclass
+class _EventAttempts:
+    """The HTTP attempts of the event being sent: kept back until its outcome is recorded, so
+    they are committed with it and a successful one can carry the record id it wrote."""
+
+    message_key: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def written(self, record_id: str) -> None:
+        if self.rows:
+            self.rows[-1]["record_id"] = record_id
+
+
+_current_event: contextvars.ContextVar[_EventAttempts | None] = contextvars.ContextVar("current_event", default=None)
 
 
 class _Rejected(Exception):
@@ -98,13 +111,18 @@ class Syncer:
         return self.client is None
 
     def _record_attempt(self, attempt: Attempt) -> None:
-        self.audit.attempt({
-            "message_key": _current_event.get(), "method": attempt.method, "path": attempt.path,
+        current = _current_event.get()
+        row = {
+            "message_key": current.message_key if current else None, "method": attempt.method, "path": attempt.path,
             "matching_attribute": attempt.params.get("matching_attribute"), "attempt": attempt.attempt,
             "status": attempt.status, "code": attempt.code, "message": attempt.message,
             "execution_id": attempt.execution_id, "latency": attempt.latency,
             "started_at": datetime.fromtimestamp(attempt.started_at).astimezone(),
-        })
+        }
+        if current is not None:
+            current.rows.append(row)
+        else:
+            self.audit.attempt(row)
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -173,12 +191,15 @@ class Syncer:
     async def _one(self, item: InputEvent, plan: EventPlan, before: list[asyncio.Future[None]],
                    done: asyncio.Future[None], keys: set[tuple[str, str]],
                    tails: dict[tuple[str, str], asyncio.Future[None]]) -> None:
-        token = _current_event.set(item.message_key)
+        attempts = _EventAttempts(item.message_key)
+        token = _current_event.set(attempts)
         started = time.monotonic()
         try:
             for earlier in before:
                 await asyncio.shield(earlier)
             outcome = await self._send_plan(plan)
+            for row in attempts.rows:
+                self.audit.attempt(row)
             event = item.event or {}
             traits = event.get("traits") if isinstance(event.get("traits"), dict) else {}
             self._finish(status=outcome.status, reason=outcome.reason, problems=outcome.problems,
@@ -263,11 +284,13 @@ class Syncer:
         if need_assert:
             record = await self.client.assert_record(write.object, write.matching_attribute, changed)
             entry.record_id = record["id"]["record_id"]
+            _written(entry.record_id)
             for slug, forms in changed.items():
                 entry.attributes[slug] = [value_hash(forms), max(filter(None, [stamp, _at(entry, slug)]), default=None)]
         if new_items:
             assert entry.record_id is not None
             await self.client.update_record(write.object, entry.record_id, new_items, append=True)
+            _written(entry.record_id)
             for slug, forms in new_items.items():
                 entry.items.setdefault(slug, []).extend(value_hash(f) for f in forms)
         summary["record_id"] = entry.record_id
@@ -308,8 +331,15 @@ class Syncer:
                                 f"that creates it first (for a user: its identify)")
             record = await self.client.assert_record(ref.object, ref.attribute, {ref.attribute: list(ref.value)})
             record_id = str(record["id"]["record_id"])
+            _written(record_id)
         self.audit.set_state(ref.key, StateEntry(record_id=record_id))
         return record_id
+
+
+def _written(record_id: str | None) -> None:
+    current = _current_event.get()
+    if current is not None and record_id:
+        current.written(record_id)
 
 
 def _at(entry: StateEntry, slug: str) -> str | None:
