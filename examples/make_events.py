@@ -15,8 +15,9 @@ real events are wrong:
 - a `track` event (no action takes it),
 - the same messageId sent twice (the second is a duplicate).
 
-The user id is the email address, as many Segment sources send it (and as the example
-mapping's assert-record action expects).
+User ids look like `usr_0001`; an identify carries the user's workspace as `groupId` (the
+example mapping links the user to it), and traits `plan` (a select in the sandbox seed) and
+`signed_up_on` (a date) for mappings that map them.
 """
 
 from __future__ import annotations
@@ -75,30 +76,31 @@ def make_events(seed: int = 7) -> list[str]:
             traits["phone"] = f"+1 415 555 {rng.randint(0, 9999):04d}"
         if rng.random() < 0.3:
             traits["twitter_handle"] = "@" + first.lower() + str(n + 1)
-        people.append((email, workspace, traits))
-        emit({"type": "identify", "userId": email, "traits": traits})
+        user_id = f"usr_{n + 1:04d}"
+        people.append((user_id, workspace, traits))
+        emit({"type": "identify", "userId": user_id, "groupId": workspace["id"], "traits": traits})
         if n % 4 == 3:  # a group call for every few sign-ups, once each workspace has a member
-            member_email, ws, _ = people[rng.randrange(len(people))]
-            emit({"type": "group", "userId": member_email, "groupId": ws["id"],
+            member, ws, _ = people[rng.randrange(len(people))]
+            emit({"type": "group", "userId": member, "groupId": ws["id"],
                   "traits": {"website": f"https://www.{ws['domain']}/", "companyName": ws["company"],
                              "workspaceName": ws["name"]}})
-    for email, ws, _ in people[::5]:  # joining a workspace later
-        emit({"type": "group", "userId": email, "groupId": ws["id"],
+    for user_id, ws, _ in people[::5]:  # joining a workspace later
+        emit({"type": "group", "userId": user_id, "groupId": ws["id"],
               "traits": {"website": ws["domain"], "companyName": ws["company"], "workspaceName": ws["name"]}})
-    for email, _, traits in rng.sample(people, 60):  # coming back with a new plan or title
-        emit({"type": "identify", "userId": email,
+    for user_id, ws, traits in rng.sample(people, 60):  # coming back with a new plan or title
+        emit({"type": "identify", "userId": user_id, "groupId": ws["id"],
               "traits": {**traits, "plan": rng.choice(PLANS), "title": rng.choice(TITLES)}})
 
     # The handful of bad events, among the good ones.
     bad: list[str] = []
-    email, ws, traits = people[11]
-    bad.append(json.dumps({"type": "identify", "messageId": "msg_bad_phone", "userId": email,
+    user_id, ws, traits = people[11]
+    bad.append(json.dumps({"type": "identify", "messageId": "msg_bad_phone", "userId": user_id,
                            "traits": {**traits, "phone": "7946 0958"}, "timestamp": _stamp(clock)}))
-    email, ws, traits = people[23]
-    bad.append(json.dumps({"type": "identify", "messageId": "msg_bad_plan", "userId": email,
+    user_id, ws, traits = people[23]
+    bad.append(json.dumps({"type": "identify", "messageId": "msg_bad_plan", "userId": user_id,
                            "traits": {**traits, "plan": "Platinum"}, "timestamp": _stamp(clock)}))
-    email, ws, traits = people[37]
-    bad.append(json.dumps({"type": "identify", "messageId": "msg_bad_date", "userId": email,
+    user_id, ws, traits = people[37]
+    bad.append(json.dumps({"type": "identify", "messageId": "msg_bad_date", "userId": user_id,
                            "traits": {**traits, "signed_up_on": "14/03/2026"}, "timestamp": _stamp(clock)}))
     bad.append('{"type": "identify", "messageId": "msg_cut_short", "userId": "' + people[41][0] + '", "traits": {"email": ')
     bad.append(json.dumps({"type": "track", "messageId": "msg_track", "userId": people[5][0],
