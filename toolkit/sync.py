@@ -145,7 +145,8 @@ class Syncer:
                     tails[key] = done
                 await slots.acquire()
                 task = asyncio.create_task(self._one(item, plan, before, done, keys, tails))
-                task.add_done_callback(lambda t: (slots.release(), tasks.discard(t)))
+                task.add_done_callback(tasks.discard)
+                task.add_done_callback(lambda _: slots.release())
                 tasks.add(task)
             if tasks:
                 await asyncio.gather(*tasks)
@@ -169,9 +170,7 @@ class Syncer:
                          problems=[{"field": "(line)", "reason": item.problem}], **common)
             return None
         event = item.event
-        who = {"event_type": event.get("type"), "user_id": _text(event.get("userId")),
-               "email": _text((event.get("traits") or {}).get("email") if isinstance(event.get("traits"), dict)
-                              else None) or _text(event.get("email"))}
+        who = _who(event)
         if key in self._seen or self.audit.already_processed(key):
             self._finish(status="duplicate", reason="this messageId was already processed", **common, **who)
             return None
@@ -200,13 +199,9 @@ class Syncer:
             outcome = await self._send_plan(plan)
             for row in attempts.rows:
                 self.audit.attempt(row)
-            event = item.event or {}
-            traits = event.get("traits") if isinstance(event.get("traits"), dict) else {}
             self._finish(status=outcome.status, reason=outcome.reason, problems=outcome.problems,
                          writes=outcome.writes, raw=item.raw, line=item.line, message_key=item.message_key,
-                         message_id=item.message_id, event_type=event.get("type"),
-                         user_id=_text(event.get("userId")), email=_text(traits.get("email")) or _text(event.get("email")),
-                         seconds=time.monotonic() - started)
+                         message_id=item.message_id, seconds=time.monotonic() - started, **_who(item.event or {}))
         finally:
             _current_event.reset(token)
             if not done.done():
@@ -345,6 +340,14 @@ def _written(record_id: str | None) -> None:
 def _at(entry: StateEntry, slug: str) -> str | None:
     previous = entry.attributes.get(slug)
     return previous[1] if previous else None
+
+
+def _who(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's type, userId and email, as the audit log indexes them for `history`."""
+    traits = event.get("traits")
+    email = traits.get("email") if isinstance(traits, dict) else None
+    return {"event_type": _text(event.get("type")), "user_id": _text(event.get("userId")),
+            "email": _text(email) or _text(event.get("email"))}
 
 
 def _text(value: Any) -> str | None:
