@@ -103,3 +103,57 @@ def test_every_toolkit_write_form_is_accepted_by_the_sandbox(make_sandbox) -> No
     assert not new, "the sandbox refuses write forms the toolkit produces:\n" + "\n".join(
         f"  {t} {i}: {why}" for (t, i), why in new.items())
     assert not gone, f"listed disagreements no longer happen; drop them from KNOWN_DISAGREEMENTS: {gone}"
+
+
+#: (target, repr(input)) -> why the toolkit refuses what the sandbox would take. Each is the
+#: toolkit choosing the safe side where api-notes cannot settle what Attio does.
+TOOLKIT_STRICTER: dict[tuple[str, str], str] = {
+    ("people.description", "'nul\\x00byte'"): "a NUL cannot be stored in Attio's text columns [unconfirmed]: refused "
+    "rather than risk a 500",
+    ("companies.domains", "'example.test'"): "reserved TLDs are refused for emails [3p-live]; the toolkit refuses them "
+    "for domains too",
+    ("companies.domains", "'example.invalid'"): "as above",
+    ("companies.domains", "'site.notarealtld'"): "the toolkit needs a public suffix it knows (bundled list); the "
+    "sandbox takes any host name",
+    ("people.phone_numbers", "{'original_phone_number': '+442079460958', 'country_code': 'FR'}"): "a country_code "
+    "contradicting the number's own is refused by the toolkit, ignored by the sandbox",
+    ("people.name", "''"): "an empty personal name is refused [unconfirmed]",
+    ("people.name", "'   '"): "as above",
+    ("people.name", "','"): "as above",
+}
+
+
+def test_what_the_toolkit_refuses_the_sandbox_refuses_too(make_sandbox) -> None:  # noqa: F811
+    import json
+
+    harness: Harness = make_sandbox(SandboxConfig.unlimited(), schema_factory.build_schema())
+    app = harness.app
+    accepted: dict[tuple[str, str], str] = {}
+    replayed = unsendable = 0
+    for case in value_cases.CASES:
+        if case.ok or case.input is None:
+            continue
+        obj, slug = case.target.split(".", 1)
+        target = app.catalog.object(obj)
+        if target is None:
+            continue  # an object the toolkit's schema lacks: nothing to send it to
+        attribute = app.catalog.attribute(target, slug)
+        raw = case.input
+        if attribute is not None and attribute.is_multiselect and not isinstance(raw, list):
+            raw = [raw]  # the toolkit wraps single values for multiselect attributes; so would a user
+        try:
+            json.dumps(raw, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except (ValueError, UnicodeEncodeError):
+            unsendable += 1  # NaN, infinities, lone surrogates: no JSON body can carry them
+            continue
+        required = {a.api_slug: _filler(app, obj, a.api_slug)
+                    for a in app.catalog.attributes_of(target) if a.is_required and a.api_slug != slug}
+        response = harness.create(obj, {**required, slug: raw})
+        replayed += 1
+        if response.status_code == 200:
+            accepted[(case.target, repr(case.input))] = "accepted"
+    assert replayed > 150 and unsendable > 0
+    new = sorted(set(accepted) - set(TOOLKIT_STRICTER))
+    gone = sorted(set(TOOLKIT_STRICTER) - set(accepted))
+    assert not new, f"the toolkit refuses values the sandbox accepts: {new}"
+    assert not gone, f"listed disagreements no longer happen; drop them from TOOLKIT_STRICTER: {gone}"

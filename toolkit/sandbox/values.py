@@ -107,7 +107,11 @@ def _decimal_places(value: float | int) -> int:
 def _finite(value: Any, path: list[str | int]) -> float | int:
     if not _is_number(value):
         raise _type_error("number", value, path)
-    if isinstance(value, float) and not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float: Attio parses JSON numbers as doubles
+        finite = False
+    if not finite:
         raise Invalid([validation_item("invalid_type", path, "Expected a finite number", expected="number")])
     return value
 
