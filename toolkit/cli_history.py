@@ -376,12 +376,15 @@ def history_prune(ctx: click.Context, /, older_than: str, dry_run: bool, databas
               help="Mapping file [default: the run's own, when it is a file].")
 @click.option("--dry-run", is_flag=True, help="Send nothing: show what the retry would do.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="Events in flight at once.")
+@click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per request [default 5].")
+@click.option("--write-rate", type=click.FloatRange(min=0, min_open=True), help="Writes per second [default 25].")
 @click.option("--no-check", is_flag=True, help="Start even when the pre-flight check finds errors.")
 @_json_option
 @connection_options
 @click.pass_context
 def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path: str | None, dry_run: bool,
-                  concurrency: int, no_check: bool, as_json: bool, **options: Any) -> None:
+                  concurrency: int, max_attempts: int | None, write_rate: float | None, no_check: bool,
+                  as_json: bool, **options: Any) -> None:
     """Send RUN's failed events again (and with --status, its rejected or invalid ones), from
     the input the run stored, as a new run linked to it.
 
@@ -399,7 +402,7 @@ def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path:
     )
 
     statuses = _statuses(status, RETRYABLE) or ("failed",)
-    settings = load_settings(ctx, **options)
+    settings = load_settings(ctx, max_attempts=max_attempts, write_rate=write_rate, **options)
     cache = open_settings_cache(ctx, settings)
     parent = get_run(cache, run_id)
     path = mapping_path or (parent.mapping if Path(parent.mapping).is_file() else None)
