@@ -202,3 +202,10 @@ def test_the_sandbox_never_imports_the_toolkits_value_validation() -> None:
                     (path.name, module)
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("toolkit.") and "sandbox" not in a.name for a in node.names)
+
+
+def test_a_lone_surrogate_in_a_body_is_refused_not_a_crash(make_sandbox) -> None:  # noqa: F811
+    harness = make_sandbox()
+    response = harness.client.post("/v2/objects/people/records", content=b'{"data":{"values":{"description":"a \\ud800"}}}',
+                                   headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["code"] == "validation_type"

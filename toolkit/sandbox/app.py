@@ -310,9 +310,13 @@ def _parse_body(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
-    except ValueError:
+        value = json.loads(raw)
+        # A lone surrogate ("\ud800") parses, but no UTF-8 text (a stored value, an answer)
+        # can hold it: refuse the body as Attio's storage would, instead of failing on the answer.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
         return RawBody(raw.decode("utf-8", "replace"))
+    return value
 
 
 def _json_body(method: str, parsed: Any) -> Any:
