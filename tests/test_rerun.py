@@ -125,3 +125,10 @@ def test_plan_keeps_input_order_and_original_line_numbers(world: World) -> None:
     assert [e.line for e in plan.events] == [3, 7, 9, 10, 11, 12, 14]
     assert plan.events[0].raw == identify(3) and plan.events[0].event is not None
     assert plan.events[4].problem is not None and plan.events[4].problem.startswith("not JSON")
+
+
+def test_a_dry_run_cannot_be_retried(world: World) -> None:
+    rehearsal = world.invoke("sync", str(world.events), "--mapping", str(world.mapping), "--dry-run", "--json")
+    run_id = json.loads(rehearsal.stdout)["run_id"]
+    result = world.invoke("retry", str(run_id), "--status", "invalid")
+    assert result.exit_code == 1 and "was a dry run and sent nothing" in result.output

@@ -84,12 +84,15 @@ def plan_retry(cache: Cache, run_id: int, statuses: tuple[str, ...] = ("failed",
     """The events of `run_id` ending in one of `statuses` that still need sending.
 
     Raises:
-        ConfigError: no such run, or a status a retry cannot re-send.
+        ConfigError: no such run, a dry run, or a status a retry cannot re-send.
     """
     unknown = set(statuses) - set(RETRYABLE)
     if unknown or not statuses:
         raise ConfigError([f"a retry re-sends {', '.join(RETRYABLE)} events, not {', '.join(sorted(unknown)) or 'none'}"])
-    get_run(cache, run_id)  # a clear error for an unknown run
+    parent = get_run(cache, run_id)  # a clear error for an unknown run
+    if parent.dry_run:
+        # A rehearsal sent nothing, so "what failed" means nothing: the real run is `sync`.
+        raise ConfigError([f"run {run_id} was a dry run and sent nothing; run `attio-sync sync` on its input instead"])
     with cache.session() as session:
         rows = list(session.exec(select(EventRecord).where(col(EventRecord.run_id) == run_id,
                                                            col(EventRecord.status).in_(statuses))
