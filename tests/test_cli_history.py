@@ -130,6 +130,7 @@ def test_trace_shows_input_mapped_values_requests_and_record_ids(world: World) -
     people = [r for r in world.app.dump()["people"]
               if any(v.get("email_address") == "u1@example.com" for v in r["values"]["email_addresses"])]
     assert people[0]["id"]["record_id"] in step["record_ids"]
+    assert step["requests"][0]["record_id"] == people[0]["id"]["record_id"]  # the record each request wrote
 
     table = world.invoke("history", "trace", "m1")
     assert table.exit_code == 0

@@ -247,7 +247,7 @@ def problem_groups(cache: Cache, run_id: int, *, top: int = 10, examples: int = 
 def _request_dict(request: RequestRecord) -> dict[str, Any]:
     return {"run_id": request.run_id, "message_key": request.message_key, "method": request.method,
             "path": request.path, "attempt": request.attempt, "status": request.status, "code": request.code,
-            "message": request.message, "execution_id": request.execution_id,
+            "message": request.message, "execution_id": request.execution_id, "record_id": request.record_id,
             "latency": round(request.latency, 4), "started_at": _iso(request.started_at)}
 
 
