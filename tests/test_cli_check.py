@@ -13,7 +13,7 @@ from schema_factory import build_schema
 from toolkit.cache import open_cache
 from toolkit.cli import cli
 from toolkit.models import SchemaPull
-from toolkit.sandbox import SandboxConfig, SandboxTransport, create_app
+from toolkit.sandbox import SandboxConfig, SandboxTransport, create_app, load_seed_file
 from toolkit.schema import WorkspaceSchema
 
 KEY = "test-key"
@@ -37,7 +37,9 @@ def cached(db: Path, schema: WorkspaceSchema | None = None, *, age: timedelta = 
 
 
 def sandbox() -> SandboxTransport:
-    return SandboxTransport(create_app(SandboxConfig(token=KEY, activate=frozenset({"users", "workspaces"}))))
+    """The example workspace (examples/sandbox-seed.toml), which the example mapping is for."""
+    config = SandboxConfig(token=KEY)
+    return SandboxTransport(create_app(config, load_seed_file(EXAMPLES / "sandbox-seed.toml", config)))
 
 
 def write(tmp_path: Path, text: str) -> str:

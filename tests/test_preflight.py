@@ -12,7 +12,7 @@ from schema_factory import OBJECT_IDS, build_schema
 
 from toolkit.mapping import default_mapping, load_mapping, parse_mapping
 from toolkit.preflight import MAPPING, Finding, check_mapping, sort_findings
-from toolkit.sandbox import SandboxConfig, standard_schema
+from toolkit.sandbox import SandboxConfig, load_seed_file, standard_schema
 from toolkit.schema import AttributeInfo, WorkspaceSchema
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -89,9 +89,13 @@ def test_the_default_mapping_against_a_full_schema_has_no_finding() -> None:
     assert check_mapping(default_mapping(), SCHEMA, now=NOW) == []
 
 
-def test_the_example_mapping_checks_clean_against_the_standard_schema() -> None:
-    schema = standard_schema(SandboxConfig(activate=frozenset({"users", "workspaces"})))
+def test_the_example_mapping_checks_clean_against_the_example_workspace() -> None:
+    schema = load_seed_file(EXAMPLES / "sandbox-seed.toml")
     assert check_mapping(load_mapping(EXAMPLES / "mapping.toml"), schema, now=NOW) == []
+    # Against a workspace without the custom attributes, check names them.
+    bare = standard_schema(SandboxConfig(activate=frozenset({"users", "workspaces"})))
+    fields = {f.field for f in check_mapping(load_mapping(EXAMPLES / "mapping.toml"), bare, now=NOW)}
+    assert fields == {"person_attributes.plan", "person_attributes.signed_up_on"}
 
 
 def test_a_clean_mapping_using_attributes_of_every_kind_has_no_finding() -> None:

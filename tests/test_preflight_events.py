@@ -10,7 +10,7 @@ from schema_factory import build_schema
 
 from toolkit.mapping import default_mapping, load_mapping, parse_mapping
 from toolkit.preflight import MAPPING, MAX_FAILING_LINES, FieldTally, Unreadable, check_events, read_events
-from toolkit.sandbox import SandboxConfig, standard_schema
+from toolkit.sandbox import load_seed_file
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCHEMA = build_schema()
@@ -145,7 +145,7 @@ def test_read_events_takes_a_json_array_as_the_sync_does(tmp_path: Path) -> None
 
 
 def test_the_example_events_against_the_example_mapping() -> None:
-    schema = standard_schema(SandboxConfig(activate=frozenset({"users", "workspaces"})))
+    schema = load_seed_file(EXAMPLES / "sandbox-seed.toml")
     report = check_events(load_mapping(EXAMPLES / "mapping.toml"), schema, read_events(EXAMPLES / "events-sample.jsonl"))
     assert (report.lines, report.not_objects, report.untaken) == (7, 1, {"track": 1})
     email = tally(report, 1, "email")
