@@ -25,6 +25,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/schema_pull.py
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/sync_throughput.py
+	$(BIN)/python bench/sync_requests.py
+	$(BIN)/python bench/sync_memory.py
 
 # A non-editable install in a throw-away venv: proves the migrations ship inside the wheel.
 wheel-check: $(STAMP)
