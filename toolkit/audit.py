@@ -62,6 +62,10 @@ _PROCESSED = (
            col(EventRecord.status).in_(FINAL_STATUSES), col(Run.id) != bindparam("run_id"))
     .limit(1)
 )
+#: Built once: one record's state, asked for each write whose record is not in memory.
+_STATE = select(RecordState.record_id, RecordState.attributes).where(
+    col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug"),
+    col(RecordState.match_key) == bindparam("match_key"))
 
 
 class AuditLog:
@@ -111,8 +115,12 @@ class AuditLog:
         """The record state for (object, match key), from memory or the database."""
         if key in self._states:
             return self._states[key]
-        with self.cache.session() as session:
-            row = session.get(RecordState, (self.run.base_url, key[0], key[1]))
+        try:
+            with self.cache.engine.connect() as connection:
+                row = connection.execute(_STATE, {"base_url": self.run.base_url, "object_slug": key[0],
+                                                  "match_key": key[1]}).first()
+        except SQLAlchemyError as exc:
+            raise CacheError(f"database {self.cache.url}: {exc.__class__.__name__}: {exc}") from exc
         entry = None
         if row is not None:
             data = row.attributes or {}
