@@ -260,3 +260,31 @@ def test_every_attempt_is_recorded_with_the_record_id_it_wrote(h: SyncHarness) -
     assert all(r.message_key and r.latency >= 0 and r.attempt >= 1 for r in rows)
     assert all(r.record_id is None for r in rows if r.status != 200)
     assert all(r.execution_id for r in rows)  # Attio's x-attio-execution-id, for support tickets
+
+
+def test_a_message_repeated_far_apart_in_one_input_is_a_duplicate(h: SyncHarness) -> None:
+    # The harness flushes every 50 outcomes: the repeat comes long after the first was flushed,
+    # so only the audit log (not memory) can know it was seen.
+    events = [identify(n) for n in range(120)] + [identify(0)]
+    result = h.sync(events)
+    assert result.counts["synced"] == 120 and result.counts["duplicate"] == 1
+    assert h.outcomes()[121][0] == "duplicate"
+
+
+def test_a_dry_run_trims_repeats_as_the_real_run_would(h: SyncHarness) -> None:
+    events = [{**identify(1), "messageId": f"again-{n}"} for n in range(5)] + [identify(2)]
+    dry = h.sync(events, dry_run=True)
+    assert (dry.counts["synced"], dry.counts["unchanged"], dry.would_write) == (2, 4, 4)
+    real = h.sync(events)
+    assert (real.counts["synced"], real.counts["unchanged"]) == (2, 4)
+    assert real.requests == dry.would_write
+
+
+def test_state_evicted_from_memory_is_still_used(h: SyncHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import toolkit.audit
+
+    monkeypatch.setattr(toolkit.audit, "STATE_CACHE", 2)  # every lookup misses the cache
+    events = [identify(n) for n in range(6)] + [{**identify(n), "messageId": f"re-{n}"} for n in range(6)]
+    result = h.sync(events)
+    assert result.counts["synced"] == 6 and result.counts["unchanged"] == 6
+    assert len(h.records("people")) == 6

@@ -10,6 +10,7 @@ duplicated in Attio.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 import json
 import time
 from collections.abc import Iterable
@@ -63,6 +64,13 @@ _PROCESSED = (
     .limit(1)
 )
 #: Built once: one record's state, asked for each write whose record is not in memory.
+#: This run's own outcome for a message (a message repeated within one input is a duplicate).
+_IN_RUN = select(EventRecord.id).where(col(EventRecord.message_key) == bindparam("message_key"),
+                                       col(EventRecord.run_id) == bindparam("run_id")).limit(1)
+
+#: Record states kept in memory at once (least recently used go first).
+STATE_CACHE = 10_000  # about 1.2 KB each: some 12 MB
+
 _STATE = select(RecordState.record_id, RecordState.attributes).where(
     col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug"),
     col(RecordState.match_key) == bindparam("match_key"))
@@ -83,7 +91,8 @@ class AuditLog:
         self._events: list[dict[str, Any]] = []
         self._requests: list[dict[str, Any]] = []
         self._dirty: dict[tuple[str, str], StateEntry] = {}
-        self._states: dict[tuple[str, str], StateEntry | None] = {}
+        self._states: OrderedDict[tuple[str, str], StateEntry | None] = OrderedDict()
+        self._buffered_keys: set[str] = set()
         self._last_flush = time.monotonic()
 
     @classmethod
@@ -111,10 +120,28 @@ class AuditLog:
             raise CacheError(f"database {self.cache.url}: {exc.__class__.__name__}: {exc}") from exc
         return found is not None
 
+    def in_this_run(self, message_key: str) -> bool:
+        """Whether this run has already recorded an outcome for this message.
+
+        Only the unflushed outcomes are held in memory (at most `flush_every`); older ones are
+        looked up by index, so a run over any number of events keeps constant memory.
+        """
+        if message_key in self._buffered_keys:
+            return True
+        try:
+            with self.cache.engine.connect() as connection:
+                found = connection.execute(_IN_RUN, {"message_key": message_key, "run_id": self.run_id}).first()
+        except SQLAlchemyError as exc:
+            raise CacheError(f"database {self.cache.url}: {exc.__class__.__name__}: {exc}") from exc
+        return found is not None
+
     def state(self, key: tuple[str, str]) -> StateEntry | None:
         """The record state for (object, match key), from memory or the database."""
         if key in self._states:
+            self._states.move_to_end(key)
             return self._states[key]
+        if key in self._dirty:  # written by this run but evicted from the cache: newer than the database
+            return self._remember(key, self._dirty[key])
         try:
             with self.cache.engine.connect() as connection:
                 row = connection.execute(_STATE, {"base_url": self.run.base_url, "object_slug": key[0],
@@ -125,13 +152,19 @@ class AuditLog:
         if row is not None:
             data = row.attributes or {}
             entry = StateEntry(row.record_id, dict(data.get("attributes", {})), dict(data.get("items", {})))
-        if len(self._states) > 50_000:  # a bound, so a long run keeps constant memory
-            self._states.clear()
+        return self._remember(key, entry)
+
+    def _remember(self, key: tuple[str, str], entry: StateEntry | None) -> StateEntry | None:
+        """Cache a state, evicting the least recently used past `STATE_CACHE` (constant memory
+        for a long run, while records that come back often stay in memory)."""
         self._states[key] = entry
+        self._states.move_to_end(key)
+        while len(self._states) > STATE_CACHE:
+            self._states.popitem(last=False)
         return entry
 
     def set_state(self, key: tuple[str, str], entry: StateEntry) -> None:
-        self._states[key] = entry
+        self._remember(key, entry)
         if self.keep_state:
             self._dirty[key] = entry
 
@@ -146,6 +179,7 @@ class AuditLog:
               reason: str = "", problems: Any = None, writes: Any = None, raw: str | None = None,
               seconds: float = 0.0) -> None:
         self.counts[status] += 1
+        self._buffered_keys.add(message_key)
         self._events.append({
             "run_id": self.run_id, "line": line, "message_key": message_key, "message_id": message_id,
             "event_type": event_type, "user_id": user_id, "email": email, "status": status, "reason": reason,
@@ -158,6 +192,7 @@ class AuditLog:
         """Commit buffered events, attempts and state, and the run's counts, in one transaction."""
         events, requests, dirty = self._events, self._requests, self._dirty
         self._events, self._requests, self._dirty = [], [], {}
+        self._buffered_keys = set()
         self._last_flush = time.monotonic()
         now = utcnow()
         with self.cache.session() as session:

@@ -102,7 +102,9 @@ class Syncer:
         self.concurrency = max(1, concurrency)
         self.on_progress = on_progress
         self.would_write = 0
-        self._seen: set[str] = set()
+        #: Messages planned but not yet recorded (at most `concurrency` plus one): a repeat of
+        #: one of these is a duplicate too. Recorded ones are asked of the audit log.
+        self._active: set[str] = set()
         if client is not None:
             client.on_attempt = self._record_attempt
 
@@ -171,10 +173,9 @@ class Syncer:
             return None
         event = item.event
         who = _who(event)
-        if key in self._seen or self.audit.already_processed(key):
+        if key in self._active or self.audit.in_this_run(key) or self.audit.already_processed(key):
             self._finish(status="duplicate", reason="this messageId was already processed", **common, **who)
             return None
-        self._seen.add(key)
         plan = plan_event(event, self.mapping, self.schema)
         if plan.no_action:
             self._finish(status="invalid", reason=f"no action takes event type {event.get('type')!r}",
@@ -185,6 +186,7 @@ class Syncer:
             reasons = "; ".join(f"{p['field']}: {p['reason']}" for p in plan.problems)
             self._finish(status="invalid", reason=reasons, problems=plan.problems, raw=item.raw, **common, **who)
             return None
+        self._active.add(key)
         return plan
 
     async def _one(self, item: InputEvent, plan: EventPlan, before: list[asyncio.Future[None]],
@@ -203,6 +205,7 @@ class Syncer:
                          writes=outcome.writes, raw=item.raw, line=item.line, message_key=item.message_key,
                          message_id=item.message_id, seconds=time.monotonic() - started, **_who(item.event or {}))
         finally:
+            self._active.discard(item.message_key)
             _current_event.reset(token)
             if not done.done():
                 done.set_result(None)
@@ -273,24 +276,36 @@ class Syncer:
             return summary
         summary["sent"] = True
         if self.client is None:
+            # A rehearsal keeps what it would have sent in memory (never in the database), so a
+            # later event for the same record is trimmed as the real run would trim it.
             self.would_write += int(need_assert) + int(bool(new_items))
             summary["record_id"] = entry.record_id
+            entry.record_id = entry.record_id or "(new record)"
+            self._remember_sent(entry, changed, new_items, stamp)
+            self.audit.set_state(key, entry)
             return summary
         if need_assert:
             record = await self.client.assert_record(write.object, write.matching_attribute, changed)
             entry.record_id = record["id"]["record_id"]
             _written(entry.record_id)
-            for slug, forms in changed.items():
-                entry.attributes[slug] = [value_hash(forms), max(filter(None, [stamp, _at(entry, slug)]), default=None)]
+            self._remember_sent(entry, changed, {}, stamp)
         if new_items:
             assert entry.record_id is not None
             await self.client.update_record(write.object, entry.record_id, new_items, append=True)
             _written(entry.record_id)
-            for slug, forms in new_items.items():
-                entry.items.setdefault(slug, []).extend(value_hash(f) for f in forms)
+            self._remember_sent(entry, {}, new_items, stamp)
         summary["record_id"] = entry.record_id
         self.audit.set_state(key, entry)
         return summary
+
+    @staticmethod
+    def _remember_sent(entry: StateEntry, values: dict[str, list[Any]], items: dict[str, list[Any]],
+                       stamp: str | None) -> None:
+        """Note in a record's state what was just asserted (`values`) and appended (`items`)."""
+        for slug, forms in values.items():
+            entry.attributes[slug] = [value_hash(forms), max(filter(None, [stamp, _at(entry, slug)]), default=None)]
+        for slug, forms in items.items():
+            entry.items.setdefault(slug, []).extend(value_hash(f) for f in forms)
 
     async def _resolve(self, item: Any, record_ids: dict[int, str | None]) -> Any:
         """A symbolic reference made concrete: `{"target_object", "target_record_id"}`."""
