@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import free_port, wait_for  # noqa: E402  (bench/common.py)
 from toolkit.sandbox import SandboxConfig, SandboxTransport, create_app  # noqa: E402
 
 ATTIO_WRITE_LIMIT = 25.0
@@ -34,23 +34,6 @@ def _serve(port: int) -> None:
 
     app = create_app(SandboxConfig.unlimited(token=TOKEN, activate={"users", "workspaces"}))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"the sandbox server did not start on port {port}")
 
 
 Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
@@ -109,10 +92,10 @@ def main() -> None:
     if args.serve:
         _serve(args.serve)
         return
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     try:
-        _wait_for(port)
+        wait_for(port)
         rows = asyncio.run(_bench(port, args.requests, args.concurrency))
     finally:
         server.terminate()

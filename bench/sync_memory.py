@@ -33,18 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-MAPPING = """
-[[action]]
-kind = "identify-user"
-[action.person_attributes]
-job_title = "$.traits.title"
-
-[[action]]
-kind = "group-workspace"
-[action.company_attributes]
-name = "$.traits.name"
-"""
-TITLES = ("Engineer", "Designer", "Manager", "Analyst", "Founder", "Sales", "Support", "Marketing")
+from common import MAPPING, TITLES  # noqa: E402  (bench/common.py)
 
 
 def generate(path: Path, count: int, seed: int = 6) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import MAPPING, TITLES  # noqa: E402  (bench/common.py)
 from toolkit.audit import AuditLog
 from toolkit.cache import Cache, open_cache
 from toolkit.client import AttioClient
@@ -45,18 +46,6 @@ from toolkit.sync import Syncer, SyncResult
 
 HOSTED_WRITES_PER_EVENT = 2.0
 BASE_URL = "https://api.attio.test"
-MAPPING = """
-[[action]]
-kind = "identify-user"
-[action.person_attributes]
-job_title = "$.traits.title"
-
-[[action]]
-kind = "group-workspace"
-[action.company_attributes]
-name = "$.traits.name"
-"""
-TITLES = ("Engineer", "Designer", "Manager", "Analyst", "Founder", "Sales", "Support", "Marketing")
 
 
 def generate(users: int, events: int, workspaces: int, seed: int) -> list[dict[str, Any]]:

@@ -28,11 +28,9 @@ import contextlib
 import io
 import json
 import logging
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +45,7 @@ from toolkit.client import Attempt, AttemptHook, AttioClient
 from toolkit.events import read_events
 from toolkit.mapping import default_mapping
 from toolkit.pull import pull_schema
+from common import free_port, wait_for  # noqa: E402  (bench/common.py)
 from toolkit.sandbox import SandboxConfig, SandboxTransport, create_app, serve_in_thread
 from toolkit.sync import Syncer, SyncResult
 
@@ -78,31 +77,14 @@ def _serve(port: int, rate: int) -> None:
     uvicorn.run(create_app(sandbox_config(rate)), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"the sandbox server did not start on port {port}")
-
-
 @contextlib.contextmanager
 def endpoint(transport: str, rate: int) -> Iterator[tuple[str, httpx.AsyncBaseTransport | None]]:
     """The base URL and transport the client uses."""
     if transport == "loopback":
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--rate", str(rate)])
         try:
-            _wait_for(port)
+            wait_for(port)
             yield f"http://127.0.0.1:{port}", None
         finally:
             server.terminate()
