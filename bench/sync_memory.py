@@ -15,7 +15,7 @@ the point: the RSS of the larger sizes should match the smaller ones.
     .venv/bin/python bench/sync_memory.py [--events 50000,150000] [--limit-mb 150]
 
 The default sizes keep `make bench` short (about 75 s); the aim's own size is
-`--events 100000,1000000`, which takes about 8 minutes on a 2-core machine.
+`--events 100000,1000000`, which took 9 minutes on a 2-core machine (peak 120.2 MB).
 """
 
 from __future__ import annotations
