@@ -13,20 +13,17 @@ import hashlib
 from collections import OrderedDict
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, select
 
 from .cache import Cache, utcnow
-from .errors import CacheError
 from .models import EventRecord, RecordState, RequestRecord, Run
 
-__all__ = ["FINAL_STATUSES", "OUTCOMES", "AuditLog", "StateEntry", "counts_by_status", "first_problems", "value_hash"]
+__all__ = ["FINAL_STATUSES", "OUTCOMES", "AuditLog", "StateEntry", "first_problems", "value_hash"]
 
 #: Every outcome an input line can end in (design.md).
 OUTCOMES = ("synced", "unchanged", "invalid", "rejected", "failed", "duplicate")
@@ -113,12 +110,7 @@ class AuditLog:
 
     def already_processed(self, message_key: str) -> bool:
         """Whether a real (not dry) earlier run gave this message a final outcome."""
-        try:
-            with self.cache.engine.connect() as connection:
-                found = connection.execute(_PROCESSED, {"message_key": message_key, "run_id": self.run_id}).first()
-        except SQLAlchemyError as exc:
-            raise CacheError(f"database {self.cache.url}: {exc.__class__.__name__}: {exc}") from exc
-        return found is not None
+        return self.cache.first(_PROCESSED, {"message_key": message_key, "run_id": self.run_id}) is not None
 
     def in_this_run(self, message_key: str) -> bool:
         """Whether this run has already recorded an outcome for this message.
@@ -128,12 +120,7 @@ class AuditLog:
         """
         if message_key in self._buffered_keys:
             return True
-        try:
-            with self.cache.engine.connect() as connection:
-                found = connection.execute(_IN_RUN, {"message_key": message_key, "run_id": self.run_id}).first()
-        except SQLAlchemyError as exc:
-            raise CacheError(f"database {self.cache.url}: {exc.__class__.__name__}: {exc}") from exc
-        return found is not None
+        return self.cache.first(_IN_RUN, {"message_key": message_key, "run_id": self.run_id}) is not None
 
     def state(self, key: tuple[str, str]) -> StateEntry | None:
         """The record state for (object, match key), from memory or the database."""
@@ -142,12 +129,7 @@ class AuditLog:
             return self._states[key]
         if key in self._dirty:  # written by this run but evicted from the cache: newer than the database
             return self._remember(key, self._dirty[key])
-        try:
-            with self.cache.engine.connect() as connection:
-                row = connection.execute(_STATE, {"base_url": self.run.base_url, "object_slug": key[0],
-                                                  "match_key": key[1]}).first()
-        except SQLAlchemyError as exc:
-            raise CacheError(f"database {self.cache.url}: {exc.__class__.__name__}: {exc}") from exc
+        row = self.cache.first(_STATE, {"base_url": self.run.base_url, "object_slug": key[0], "match_key": key[1]})
         entry = None
         if row is not None:
             data = row.attributes or {}
@@ -224,18 +206,6 @@ class AuditLog:
             run.state = state
             self.run = run
         return self.run
-
-
-def counts_by_status(cache: Cache, run_id: int) -> dict[str, int]:
-    """Outcome counts of a run, from its event rows (true even for a run that was killed)."""
-    with cache.session() as session:
-        rows: Iterable[Any] = session.exec(
-            select(EventRecord.status, func.count()).where(col(EventRecord.run_id) == run_id)
-            .group_by(col(EventRecord.status))
-        ).all()
-    counts = dict.fromkeys(OUTCOMES, 0)
-    counts.update({status: n for status, n in rows})
-    return counts
 
 
 def first_problems(cache: Cache, run_id: int, limit: int = 5) -> list[tuple[int, str, str]]:
