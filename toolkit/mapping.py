@@ -182,10 +182,6 @@ class Action:
         """How findings and messages name the action: ``action 1 (identify-user)``."""
         return f"action {self.index} ({self.kind})"
 
-    def attribute_maps(self) -> dict[str, dict[str, Source]]:
-        """The object slug each attribute map writes to, with its map."""
-        raise NotImplementedError
-
 
 @dataclass(frozen=True)
 class IdentifyUser(Action):
@@ -197,9 +193,6 @@ class IdentifyUser(Action):
     user_id: Source = field(default_factory=lambda: Source.of("$.userId"))
     person_attributes: dict[str, Source] = field(default_factory=dict)
     user_attributes: dict[str, Source] = field(default_factory=dict)
-
-    def attribute_maps(self) -> dict[str, dict[str, Source]]:
-        return {"people": self.person_attributes, "users": self.user_attributes}
 
 
 @dataclass(frozen=True)
@@ -218,9 +211,6 @@ class GroupWorkspace(Action):
     company_attributes: dict[str, Source] = field(default_factory=dict)
     workspace_attributes: dict[str, Source] = field(default_factory=dict)
 
-    def attribute_maps(self) -> dict[str, dict[str, Source]]:
-        return {"companies": self.company_attributes, "workspaces": self.workspace_attributes}
-
 
 @dataclass(frozen=True)
 class AssertRecord(Action):
@@ -230,9 +220,6 @@ class AssertRecord(Action):
     object: str = ""
     matching_attribute: str = ""
     attributes: dict[str, Source] = field(default_factory=dict)
-
-    def attribute_maps(self) -> dict[str, dict[str, Source]]:
-        return {self.object: self.attributes}
 
 
 ACTION_TYPES: Final[dict[str, type[Action]]] = {

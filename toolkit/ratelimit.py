@@ -54,7 +54,6 @@ class RateLimiter:
         self._sleep = sleep
         self._grants: deque[float] = deque()
         self._lock = asyncio.Lock()
-        self.waited = 0.0
 
     async def acquire(self) -> None:
         """Wait until one more request fits in the window, then take its place."""
@@ -68,9 +67,7 @@ class RateLimiter:
                 if len(self._grants) < self.limit:
                     self._grants.append(now)
                     return
-                wait = self._grants[0] + self.window - now
-                self.waited += wait
-                await self._sleep(wait)
+                await self._sleep(self._grants[0] + self.window - now)
 
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self.rate!r}, window={self.window:.3f})"
