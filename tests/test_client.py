@@ -1,15 +1,18 @@
-"""The client against httpx.MockTransport: error mapping, retries, pagination, secrecy."""
+"""The client against httpx.MockTransport: error mapping, retries, pagination, secrecy, the
+answer size cap, and the attempt hooks (fixed at build) and listeners (per context)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from toolkit import retry
-from toolkit.client import AttioClient, Attempt, OffsetPaginator
+from toolkit.client import AttioClient, Attempt, OffsetPaginator, report_attempts_to
+from toolkit.config import DEFAULT_MAX_RESPONSE_BYTES, Secret, Settings
 from toolkit.errors import (
     ApiError,
     AuthError,
@@ -317,3 +320,146 @@ async def test_retries_are_logged_without_the_key(caplog: pytest.LogCaptureFixtu
             await client.request("GET", "/v2/objects")
     assert "retry 1 of GET /v2/objects in 1.00s after 429" in caplog.text
     assert KEY not in caplog.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("exc", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.ReadError("reset")])
+async def test_a_translated_httpx_failure_keeps_its_cause(exc: httpx.HTTPError) -> None:
+    async with client_for(raising(exc), policy=RetryPolicy(max_attempts=2)) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.request("GET", "/v2/objects")
+    assert caught.value.__cause__ is exc
+
+
+# -- answers over the size cap ---------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_an_answer_declared_over_the_cap_is_not_read_and_is_retried(no_real_waits: list[float]) -> None:
+    handler, seen = sequence(httpx.Response(200, content=b"[" + b"0," * 600 + b"0]"))
+    attempts: list[Attempt] = []
+    async with client_for(handler, max_response_bytes=1000, on_attempt=attempts.append,
+                          policy=RetryPolicy(max_attempts=3)) as client:
+        with pytest.raises(ServerError) as caught:
+            await client.request("GET", "/v2/objects")
+    assert len(seen) == 3 and no_real_waits == [0.5, 1.0]
+    assert "declares 1,203 bytes, over 1,000 (max_response_bytes); not read" in caught.value.message
+    assert caught.value.status == 200 and KEY not in str(caught.value)
+    assert [(a.status, a.error, a.will_retry) for a in attempts] == [(200, "ServerError", True)] * 2 + [
+        (200, "ServerError", False)]
+
+
+def endless(pulled: list[int], chunk: bytes = b"0," * 512) -> Handler:
+    """An answer with no length that never ends; `pulled` counts the chunks the client took."""
+    async def body() -> AsyncIterator[bytes]:
+        yield b"["
+        while True:
+            pulled.append(len(chunk))
+            yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body())
+    return handler
+
+
+@pytest.mark.anyio
+async def test_reading_stops_at_the_cap_when_no_length_is_declared() -> None:
+    pulled: list[int] = []
+    async with client_for(endless(pulled), max_response_bytes=10_000, policy=RetryPolicy(max_attempts=1)) as client:
+        with pytest.raises(ServerError, match=r"over 10,000 bytes \(max_response_bytes\); stopped reading"):
+            await client.request("GET", "/v2/objects")
+    assert 10_000 < sum(pulled) <= 11_024  # the chunk that crossed the cap, and not one more
+
+
+@pytest.mark.anyio
+async def test_a_create_with_an_answer_over_the_cap_is_not_repeated() -> None:
+    pulled: list[int] = []
+    async with client_for(endless(pulled), max_response_bytes=10_000) as client:
+        with pytest.raises(ServerError):
+            await client.request("POST", "/v2/objects/people/records", json_body={})
+    assert sum(pulled) <= 11_024  # one attempt: the create may have been applied
+
+
+@pytest.mark.anyio
+async def test_an_answer_at_the_cap_is_read() -> None:
+    body = b'{"data": "' + b"x" * 988 + b'"}'
+    assert len(body) == 1000
+    async with client_for(lambda r: httpx.Response(200, content=body), max_response_bytes=1000) as client:
+        assert await client.get_data("/v2/self") == "x" * 988
+
+
+@pytest.mark.anyio
+async def test_an_error_body_is_read_through_the_cap_too() -> None:
+    async with client_for(lambda r: VALIDATION, max_response_bytes=10,
+                          policy=RetryPolicy(max_attempts=1)) as client:
+        with pytest.raises(ServerError, match="max_response_bytes") as caught:
+            await client.request("GET", "/v2/objects")
+    assert caught.value.status == 400 and caught.value.execution_id == "exec-validation_type"
+
+
+def test_the_cap_defaults_to_64_mib_and_comes_from_settings() -> None:
+    assert DEFAULT_MAX_RESPONSE_BYTES == 64 * 1024 * 1024
+    assert AttioClient(KEY).max_response_bytes == DEFAULT_MAX_RESPONSE_BYTES
+    assert Settings().max_response_bytes == DEFAULT_MAX_RESPONSE_BYTES
+    settings = Settings(api_key=Secret(KEY), max_response_bytes=4096)
+    assert AttioClient.from_settings(settings).max_response_bytes == 4096
+    assert AttioClient.from_settings(settings, max_response_bytes=10).max_response_bytes == 10
+    with pytest.raises(ValueError, match="max_response_bytes must be above 0"):
+        AttioClient(KEY, max_response_bytes=0)
+
+
+# -- attempt hooks: fixed at build, plus listeners of the context --------------------------------
+
+
+@pytest.mark.anyio
+async def test_hooks_given_at_build_get_every_attempt() -> None:
+    first: list[Attempt] = []
+    second: list[Attempt] = []
+    handler, _ = sequence(RATE_LIMITED, OK)
+    async with client_for(handler, on_attempt=[first.append, second.append]) as client:
+        assert client.hooks == (first.append, second.append)
+        await client.request("GET", "/v2/objects")
+        await client.request("GET", "/v2/objects")
+    assert [(a.attempt, a.status) for a in first] == [(1, 429), (2, 200), (1, 200)]
+    assert second == first
+
+
+def test_hooks_cannot_be_replaced_after_build() -> None:
+    client = AttioClient(KEY, on_attempt=print)
+    assert client.hooks == (print,)
+    with pytest.raises(AttributeError):
+        client.on_attempt = print  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        client.hooks = ()  # type: ignore[misc]
+    assert AttioClient(KEY).hooks == ()
+
+
+@pytest.mark.anyio
+async def test_a_listener_hears_the_requests_made_inside_its_block_only() -> None:
+    heard: list[Attempt] = []
+    built: list[Attempt] = []
+    async with client_for(lambda r: OK, on_attempt=built.append) as client:
+        await client.request("GET", "/v2/before")
+        with report_attempts_to(heard.append):
+            await client.request("GET", "/v2/inside")
+            task = asyncio.create_task(client.request("GET", "/v2/task"))
+        await client.request("GET", "/v2/after")
+        await task  # created in the block, so it carries the listener even when it runs after it
+        other = asyncio.create_task(client.request("GET", "/v2/other-task"))
+        await other
+    assert sorted(a.path for a in heard) == ["/v2/inside", "/v2/task"]
+    assert sorted(a.path for a in built) == ["/v2/after", "/v2/before", "/v2/inside", "/v2/other-task", "/v2/task"]
+
+
+@pytest.mark.anyio
+async def test_listeners_stack_and_come_after_the_build_time_hooks() -> None:
+    calls: list[str] = []
+    async with client_for(lambda r: OK, on_attempt=lambda a: calls.append(f"built {a.path}")) as client:
+        with report_attempts_to(lambda a: calls.append(f"outer {a.path}")):
+            await client.request("GET", "/v2/one")
+            with report_attempts_to(lambda a: calls.append(f"inner {a.path}")):
+                await client.request("GET", "/v2/two")
+            await client.request("GET", "/v2/three")
+    assert calls == ["built /v2/one", "outer /v2/one",
+                     "built /v2/two", "outer /v2/two", "inner /v2/two",
+                     "built /v2/three", "outer /v2/three"]

@@ -5,17 +5,25 @@ the bearer header, timeouts, the read and write budgets, retries with backoff, p
 turning every failure into one class of `toolkit.errors` (in `_error_for_response` and
 `_error_for_exception`, the only places that look at httpx's exceptions and status codes).
 
-Every attempt, failed or not, is reported to the optional `on_attempt` hook as an `Attempt`,
-so the audit log can keep a row per HTTP exchange.
+Every attempt, failed or not, is reported as an `Attempt` to the hooks given when the client
+is built (`on_attempt=`), then to the listeners of the current context (`report_attempts_to`),
+so the audit log can keep a row per HTTP exchange without touching the client.
+
+Two limits hold whatever the server does: an answer is read as a stream and abandoned once it
+runs past `max_response_bytes`, and every attempt (sending and reading the whole answer) ends
+when the request's total deadline (`RetryPolicy.deadline`, from the first attempt's start) is
+reached, however slowly the bytes arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
@@ -23,7 +31,7 @@ from typing import Any, Final
 import httpx
 
 from . import __version__
-from .config import Secret, Settings
+from .config import DEFAULT_MAX_RESPONSE_BYTES, Secret, Settings
 from .errors import (
     ApiError,
     AuthError,
@@ -38,7 +46,7 @@ from .errors import (
 from .ratelimit import Budgets
 from .retry import RetryPolicy, is_idempotent, parse_retry_after, should_retry
 
-__all__ = ["AttioClient", "Attempt", "OffsetPaginator", "PaginationLoopError"]
+__all__ = ["Attempt", "AttemptHook", "AttioClient", "OffsetPaginator", "PaginationLoopError", "report_attempts_to"]
 
 JSON = Any
 log = logging.getLogger(__name__)
@@ -68,6 +76,29 @@ class Attempt:
 
 
 AttemptHook = Callable[[Attempt], None]
+
+#: Listeners of the current context (`report_attempts_to`); asyncio tasks inherit a copy.
+_attempt_listeners: contextvars.ContextVar[tuple[AttemptHook, ...]] = contextvars.ContextVar(
+    "attio_attempt_listeners", default=()
+)
+
+
+@contextlib.contextmanager
+def report_attempts_to(hook: AttemptHook) -> Iterator[None]:
+    """Within the block, report every attempt of any `AttioClient` to `hook` as well.
+
+    Only requests made in this context hear it: code in the block, and asyncio tasks created in
+    it (they copy the context when created). Blocks stack; the outer listeners are called first.
+    Use it to observe the attempts made on your behalf without touching a shared client::
+
+        with report_attempts_to(rows.append):
+            await client.get_self()
+    """
+    token = _attempt_listeners.set((*_attempt_listeners.get(), hook))
+    try:
+        yield
+    finally:
+        _attempt_listeners.reset(token)
 
 
 @dataclass
@@ -109,11 +140,17 @@ class AttioClient:
         policy: retry numbers (attempts, deadline, backoff).
         max_concurrency: requests in flight at once.
         transport: an httpx transport to use instead of the network (tests, the sandbox).
-        on_attempt: called with an `Attempt` after every try.
+        on_attempt: a hook, or several, called with an `Attempt` after every try. Fixed here:
+            to observe a stretch of work later, use `report_attempts_to`.
+        max_response_bytes: the largest answer read (decoded); a longer one fails the attempt
+            with a retryable `ServerError`, and the rest is never read.
         clock, sleep: the time source and the wait between retries (replaceable in tests).
 
     Use it as an async context manager, or call `aclose()`.
     """
+
+    __slots__ = ("_clock", "_hooks", "_http", "_max_response_bytes", "_sleep", "_slots", "base_url",
+                 "budgets", "policy", "requests_sent")
 
     def __init__(
         self,
@@ -126,18 +163,22 @@ class AttioClient:
         policy: RetryPolicy | None = None,
         max_concurrency: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
-        on_attempt: AttemptHook | None = None,
+        on_attempt: AttemptHook | Sequence[AttemptHook] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         secret = api_key if isinstance(api_key, Secret) else Secret(api_key)
         if not secret:
             raise AuthError("no API key given", method="-", path="-")
+        if max_response_bytes <= 0:
+            raise ValueError(f"max_response_bytes must be above 0, got {max_response_bytes!r}")
         self.base_url = base_url.rstrip("/")
         self.policy = policy or RetryPolicy()
         self.budgets = Budgets.per_second(read_rate, write_rate)
-        self.on_attempt = on_attempt
         self.requests_sent = 0
+        self._hooks = _as_hooks(on_attempt)
+        self._max_response_bytes = max_response_bytes
         self._clock = clock
         self._sleep = sleep
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -162,12 +203,23 @@ class AttioClient:
             "read_rate": settings.read_rate,
             "write_rate": settings.write_rate,
             "policy": RetryPolicy(max_attempts=settings.max_attempts, deadline=settings.deadline),
+            "max_response_bytes": settings.max_response_bytes,
         }
         options.update(kwargs)
         return cls(settings.require_key(), **options)
 
     def __repr__(self) -> str:
         return f"AttioClient(base_url={self.base_url!r})"
+
+    @property
+    def hooks(self) -> tuple[AttemptHook, ...]:
+        """The attempt hooks given when the client was built (read-only)."""
+        return self._hooks
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer this client reads."""
+        return self._max_response_bytes
 
     async def __aenter__(self) -> AttioClient:
         return self
@@ -196,6 +248,10 @@ class AttioClient:
     ) -> JSON:
         """Send one request, retrying per the policy, and return the parsed JSON body.
 
+        `policy.deadline` counts from the first attempt's start and bounds everything: no new
+        attempt starts after it, and an attempt still sending or reading when it comes is cut
+        off (a `TransportError`), however the server dribbles its bytes.
+
         Raises:
             RetryableApiError: a retryable failure outlasted the attempts or the deadline.
             FatalApiError: Attio refused the request; retrying would not help.
@@ -204,37 +260,85 @@ class AttioClient:
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         safe_to_repeat = is_idempotent(method, path) if idempotent is None else idempotent
         budget = self.budgets.for_request(method, path)
-        first_start = self._clock()
+        first_start = 0.0
         attempt = 0
         while True:
             attempt += 1
             await budget.acquire()
             started = self._clock()
-            response: httpx.Response | None = None
+            if attempt == 1:
+                first_start = started
             try:
-                async with self._slots:
-                    self.requests_sent += 1
-                    response = await self._http.request(method, path, params=query, json=json_body)
-            except httpx.HTTPError as exc:
-                error: ApiError = _error_for_exception(exc, method, path)
+                response, body = await self._attempt(method, path, query, json_body,
+                                                     deadline_at=first_start + self.policy.deadline)
+            except ApiError as failure:
+                error: ApiError = failure
             else:
                 if response.is_success:
-                    self._report(method, path, query, attempt, started, response=response)
-                    return _json_body(response, method, path)
-                error = _error_for_response(response, method, path)
+                    self._report(method, path, query, attempt, started, status=response.status_code,
+                                 execution_id=response.headers.get("x-attio-execution-id"))
+                    return _json_body(response, body, method, path)
+                error = _error_for_response(response, body, method, path)
 
             retry = should_retry(error, idempotent=safe_to_repeat) and attempt < self.policy.max_attempts
             wait = self.policy.wait_for(error, attempt) if retry else 0.0
             if retry and self._clock() + wait - first_start > self.policy.deadline:
                 retry, wait = False, 0.0
-            self._report(method, path, query, attempt, started, response=response, error=error,
-                         will_retry=retry, wait=wait)
+            self._report(method, path, query, attempt, started, status=error.status,
+                         execution_id=error.execution_id, error=error, will_retry=retry, wait=wait)
             if not retry:
                 raise error
             # Never the headers: the key lives there. Method, path and Attio's answer only.
             log.info("retry %d of %s %s in %.2fs after %s", attempt, method, path, wait,
                         error.status or type(error).__name__)
             await self._sleep(wait)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        json_body: JSON,
+        *,
+        deadline_at: float,
+    ) -> tuple[httpx.Response, bytes]:
+        """One try: send the request and read its whole answer before `deadline_at` (clock time).
+
+        Raises:
+            TransportError: no complete answer: httpx failed, or the deadline came first.
+            ServerError: the answer runs past `max_response_bytes`.
+        """
+        async with self._slots:
+            remaining = deadline_at - self._clock()
+            if remaining <= 0:
+                raise TransportError(
+                    f"the request's deadline ({self.policy.deadline:g} s) passed before it could be sent",
+                    sent=False, method=method, path=path)
+            self.requests_sent += 1
+            try:
+                async with asyncio.timeout(remaining):
+                    return await self._exchange(method, path, query, json_body)
+            except TimeoutError as exc:
+                raise TransportError(
+                    f"no complete answer within {self.policy.deadline:g} s (the request's deadline)",
+                    sent=True, method=method, path=path) from exc
+            except httpx.HTTPError as exc:
+                raise _error_for_exception(exc, method, path) from exc
+
+    async def _exchange(
+        self, method: str, path: str, query: Mapping[str, str], json_body: JSON
+    ) -> tuple[httpx.Response, bytes]:
+        """Send the request and read the answer as a stream, stopping at `max_response_bytes`.
+
+        The response is closed whatever happens, so an abandoned answer is never read further
+        (httpx drops the connection rather than drain it).
+        """
+        request = self._http.build_request(method, path, params=query, json=json_body)
+        response = await self._http.send(request, stream=True)
+        try:
+            return response, await _read_capped(response, self._max_response_bytes, method, path)
+        finally:
+            await response.aclose()
 
     def _report(
         self,
@@ -244,30 +348,36 @@ class AttioClient:
         attempt: int,
         started: float,
         *,
-        response: httpx.Response | None = None,
+        status: int | None = None,
+        execution_id: str | None = None,
         error: ApiError | None = None,
         will_retry: bool = False,
         wait: float = 0.0,
     ) -> None:
-        if self.on_attempt is None:
+        """Tell the build-time hooks, then the context's listeners, about one attempt."""
+        listeners = _attempt_listeners.get()
+        if not self._hooks and not listeners:
             return
-        self.on_attempt(
-            Attempt(
-                method=method,
-                path=path,
-                params=dict(query),
-                attempt=attempt,
-                started_at=time.time() - (self._clock() - started),
-                latency=self._clock() - started,
-                status=response.status_code if response is not None else None,
-                code=error.code if error else None,
-                message=error.message if error else None,
-                execution_id=response.headers.get("x-attio-execution-id") if response is not None else None,
-                error=type(error).__name__ if error else None,
-                will_retry=will_retry,
-                wait=wait,
-            )
+        latency = self._clock() - started
+        record = Attempt(
+            method=method,
+            path=path,
+            params=dict(query),
+            attempt=attempt,
+            started_at=time.time() - latency,
+            latency=latency,
+            status=status,
+            code=error.code if error else None,
+            message=error.message if error else None,
+            execution_id=execution_id,
+            error=type(error).__name__ if error else None,
+            will_retry=will_retry,
+            wait=wait,
         )
+        for hook in self._hooks:
+            hook(record)
+        for hook in listeners:
+            hook(record)
 
     async def get_data(self, path: str, **params: Any) -> JSON:
         """GET a resource and unwrap Attio's `{"data": ...}` envelope."""
@@ -355,7 +465,48 @@ class AttioClient:
 # -- translating failures: the one boundary ----------------------------------------------
 
 
-def _error_for_response(response: httpx.Response, method: str, path: str) -> ApiError:
+def _as_hooks(on_attempt: AttemptHook | Sequence[AttemptHook] | None) -> tuple[AttemptHook, ...]:
+    """The `on_attempt` argument as a tuple of hooks: none, one, or several."""
+    if on_attempt is None:
+        return ()
+    if callable(on_attempt):
+        return (on_attempt,)
+    return tuple(on_attempt)
+
+
+async def _read_capped(response: httpx.Response, limit: int, method: str, path: str) -> bytes:
+    """The whole decoded body of a streamed `response`, if it is at most `limit` bytes.
+
+    Raises:
+        ServerError: the declared length is over `limit` (nothing is read), or the body ran
+            past it (reading stops there). Retryable: a later answer may be smaller.
+    """
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(response, f"the answer declares {int(declared):,} bytes, over {limit:,} "
+                                   "(max_response_bytes); not read", method, path)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(response, f"the answer is over {limit:,} bytes (max_response_bytes); "
+                                       "stopped reading", method, path)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(response: httpx.Response, message: str, method: str, path: str) -> ServerError:
+    return ServerError(message, method=method, path=path, status=response.status_code,
+                       execution_id=response.headers.get("x-attio-execution-id"))
+
+
+def _text(response: httpx.Response, body: bytes) -> str:
+    """`body` as text, in the answer's charset (UTF-8 by default), undecodable bytes replaced."""
+    return body.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _error_for_response(response: httpx.Response, body: bytes, method: str, path: str) -> ApiError:
     """The `toolkit.errors` class and fields for a non-2xx answer, JSON body or not."""
     status = response.status_code
     fields: dict[str, Any] = {
@@ -366,21 +517,22 @@ def _error_for_response(response: httpx.Response, method: str, path: str) -> Api
     }
     message = f"HTTP {status}"
     try:
-        body = response.json()
+        parsed = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        body = None
-    if isinstance(body, dict):
-        message = str(body.get("message") or message)
-        fields["type"] = body.get("type")
-        fields["code"] = body.get("code")
-        errors = body.get("validation_errors")
+        parsed = None
+    if isinstance(parsed, dict):
+        message = str(parsed.get("message") or message)
+        fields["type"] = parsed.get("type")
+        fields["code"] = parsed.get("code")
+        errors = parsed.get("validation_errors")
         if isinstance(errors, list):
             fields["validation_errors"] = [e if isinstance(e, dict) else {"message": str(e)} for e in errors]
     else:
         kind = response.headers.get("content-type", "no content type").split(";")[0]
-        excerpt = " ".join(response.text[:_BODY_EXCERPT].split())
+        text = _text(response, body[: _BODY_EXCERPT * 4])[:_BODY_EXCERPT]
+        excerpt = " ".join(text.split())
         message = f"HTTP {status} with a non-JSON body ({kind}): {excerpt}" if excerpt else message
-        fields["body"] = response.text[:_BODY_EXCERPT]
+        fields["body"] = text
 
     if status == 429:
         return RateLimitError(message, retry_after=parse_retry_after(response.headers.get("retry-after")),
@@ -407,15 +559,16 @@ def _error_for_exception(exc: httpx.HTTPError, method: str, path: str) -> Transp
     return TransportError(f"{type(exc).__name__}: {reason}", sent=not never_sent, method=method, path=path)
 
 
-def _json_body(response: httpx.Response, method: str, path: str) -> JSON:
+def _json_body(response: httpx.Response, body: bytes, method: str, path: str) -> JSON:
+    """The parsed JSON of a successful answer's `body`."""
     try:
-        return response.json()
+        return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise ServerError(
             f"HTTP {response.status_code} with a body that is not JSON",
             method=method, path=path, status=response.status_code,
             execution_id=response.headers.get("x-attio-execution-id"),
-            body=response.text[:_BODY_EXCERPT],
+            body=_text(response, body[: _BODY_EXCERPT * 4])[:_BODY_EXCERPT],
         ) from exc
 
 

@@ -19,10 +19,13 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_DB", "Secret", "Settings", "database_url", "is_loopback"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_DB", "DEFAULT_MAX_RESPONSE_BYTES", "Secret", "Settings", "database_url",
+           "is_loopback"]
 
 DEFAULT_BASE_URL: Final = "https://api.attio.com"
 DEFAULT_DB: Final = "./attio-sync.db"
+#: The largest answer from Attio the client reads (64 MiB); a longer one fails the attempt.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
 
 MISSING_KEY_HINT: Final = (
     "No Attio API key. Set ATTIO_API_KEY in the environment or pass --api-key. "
@@ -106,6 +109,7 @@ class Settings:
     timeout: float = 30.0
     max_attempts: int = 5
     deadline: float = 120.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @classmethod
     def load(

@@ -31,7 +31,8 @@ class RetryPolicy:
 
     Attributes:
         max_attempts: attempts per request, the first included.
-        deadline: seconds from the first attempt after which no new attempt starts.
+        deadline: seconds from the first attempt's start after which no new attempt starts, and
+            an attempt still sending or reading is cut off (the client enforces it).
         base: the first backoff, in seconds; doubled each attempt.
         cap: the longest backoff.
         retry_after_cap: the longest wait a 429's Retry-After can impose.
