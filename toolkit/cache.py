@@ -9,6 +9,7 @@ SQLAlchemy's exceptions stop here: they leave as `CacheError` (or `MigrationErro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -44,7 +45,7 @@ from .schema import (
     fields_of,
 )
 
-__all__ = ["Cache", "load_schema", "open_cache", "upgrade"]
+__all__ = ["Cache", "create_private_file", "load_schema", "open_cache", "upgrade"]
 
 #: Snapshots kept; `schema diff` needs the last two, the rest is history for a user to inspect.
 KEEP_PULLS = 5
@@ -221,10 +222,52 @@ def open_cache(url: str) -> Cache:
         raise CacheError(f"cannot open database {url!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        if engine.url.database:
-            Path(engine.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_file(engine)
+        if path is not None:
+            create_private_file(path)
     upgrade(engine)
     return Cache(engine)
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The file of a SQLite database named by path; None in memory (or given as a `file:` URI,
+    which SQLite opens as it is told)."""
+    database = engine.url.database
+    if not database or database == ":memory:" or engine.url.query.get("uri"):
+        return None
+    return Path(database).expanduser()
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty, readable and writable by its owner only (0600 whatever the umask),
+    with its folder; leave an existing file, and its permissions, as they are.
+
+    SQLite takes an empty file for a new database, and gives the -wal, -shm and -journal files
+    it makes beside it the same permissions: the emails and raw events in the audit log are
+    not readable by other users.
+
+    Raises:
+        CacheError: the folder or the file cannot be created.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_create(path, exc) from exc
+    try:
+        handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise _cannot_create(path, exc) from exc
+    try:
+        os.fchmod(handle, 0o600)  # the umask may have taken away the owner's own bits
+    finally:
+        os.close(handle)
+
+
+def _cannot_create(path: Path, exc: OSError) -> CacheError:
+    return CacheError(f"cannot create the database {path}: {exc.strerror or exc}; check the path (--db or "
+                      "ATTIO_SYNC_DB) and its folder's permissions")
 
 
 def load_schema(url_or_cache: str | Cache, pull_id: int | None = None) -> WorkspaceSchema:

@@ -8,7 +8,7 @@ longer than the screen), and `--json` for machines.
 from __future__ import annotations
 
 import asyncio
-import json
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -35,11 +35,15 @@ from .history import (
     RunInfo,
     RunSummary,
     Trace,
+    TraceStep,
     count_events,
     event_dict,
     export_events,
+    export_to_file,
     find_events,
     get_run,
+    json_list,
+    json_text,
     list_runs,
     parse_age,
     parse_since,
@@ -67,7 +71,39 @@ def _statuses(text: str | None, allowed: tuple[str, ...] = OUTCOMES, hint: str =
 
 
 def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    click.echo(json_text(data, indent=2))
+
+
+# Control characters (but newline and tab) and lone surrogates: stored text carrying them would
+# drive the terminal (colours, clearing the screen) or fail to encode.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# What JSON text leaves as it is among those (it escapes the C0 controls itself).
+_UNPRINTABLE_IN_JSON = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def _visible(value: object) -> str:
+    """Stored text as it may be printed: each unprintable character as its escape (\\x1b)."""
+    return _UNPRINTABLE.sub(_escaped, str(value))
+
+
+def _cell(value: object) -> str:
+    """Stored text for a table cell or a line with markup: visible, and never read as markup."""
+    return escape(_visible(value))
+
+
+def _visible_data(value: Any) -> Any:
+    """JSON data whose strings print safely (see `_visible`), to show with rich's `JSON`."""
+    if isinstance(value, str):
+        return _UNPRINTABLE_IN_JSON.sub(_escaped, value)
+    if isinstance(value, list):
+        return [_visible_data(item) for item in value]
+    if isinstance(value, dict):
+        return {_visible_data(key): _visible_data(item) for key, item in value.items()}
+    return value
 
 
 @contextmanager
@@ -139,7 +175,7 @@ def history_runs(ctx: click.Context, /, limit: int, offset: int, database: str |
         label = run.command + (" (dry)" if run.dry_run else "") + (f" of {run.parent_run_id}" if run.parent_run_id else "")
         if run.state != "finished":
             label += f" [{run.state}]"
-        table.add_row(str(run.id), escape(label), _when(run), _took(run), escape(_short(run.input)), escape(_short(run.mapping)),
+        table.add_row(str(run.id), _cell(label), _when(run), _took(run), _cell(_short(run.input)), _cell(_short(run.mapping)),
                       *(str(run.counts[s]) if run.counts[s] else "" for s in OUTCOMES), str(run.requests))
     with _paged(len(runs)) as out:
         out.print(table)
@@ -165,12 +201,12 @@ def history_show(ctx: click.Context, /, run_id: int | None, top: int, database: 
 def print_summary(out: Console, summary: RunSummary) -> None:
     """A run's summary as `history show` (and the demo) print it."""
     run = summary.run
-    head = f"[bold]run {run.id}[/] ({run.command}{', dry run' if run.dry_run else ''}, {run.state})"
+    head = f"[bold]run {run.id}[/] ({_cell(run.command)}{', dry run' if run.dry_run else ''}, {run.state})"
     if run.parent_run_id:
         head += f", a retry of run {run.parent_run_id}"
     out.print(head)
-    out.print(f"started {_when(run)} UTC, took {_took(run)}; input {escape(run.input)}; mapping "
-              f"{escape(run.mapping)}", highlight=False)
+    out.print(f"started {_when(run)} UTC, took {_took(run)}; input {_cell(run.input)}; mapping "
+              f"{_cell(run.mapping)}", highlight=False)
     counts = ", ".join(f"{run.counts[s]} {s}" for s in OUTCOMES if run.counts[s])
     out.print(f"{run.events} events: {counts or 'none'}; {run.requests} requests"
               + (f" ({', '.join(f'{n} x {s}' for s, n in summary.attempts_by_status.items())})"
@@ -181,16 +217,16 @@ def print_summary(out: Console, summary: RunSummary) -> None:
         table = Table("events", "status", "field", "reason", "lines", "hint", title="most common problems",
                       title_justify="left")
         for group in summary.problems:
-            table.add_row(str(group.events), group.status, escape(group.field), escape(group.reason),
-                          ", ".join(map(str, group.lines)), escape(group.hint or ""))
+            table.add_row(str(group.events), _cell(group.status), _cell(group.field), _cell(group.reason),
+                          ", ".join(map(str, group.lines)), _cell(group.hint or ""))
         out.print(table)
     if summary.slowest:
         table = Table("latency", "method", "path", "status", "attempt", "event", title="slowest requests",
                       title_justify="left")
         for request in summary.slowest:
-            table.add_row(f"{request['latency'] * 1000:.0f} ms", request["method"], escape(request["path"]),
+            table.add_row(f"{request['latency'] * 1000:.0f} ms", _cell(request["method"]), _cell(request["path"]),
                           str(request["status"] or "no answer"), str(request["attempt"]),
-                          escape(str(request["message_key"] or "")))
+                          _cell(request["message_key"] or ""))
         out.print(table)
     if summary.retries:
         out.print(f"retried by run {', '.join(map(str, summary.retries))}")
@@ -246,8 +282,8 @@ def history_events(ctx: click.Context, /, run_id: int | None, status: str | None
         return
     table = Table("run", "line", "message", "type", "user", "status", "reason")
     for event in events:
-        table.add_row(str(event.run_id), str(event.line), escape(event.message_key[:24]), event.event_type or "",
-                      escape(event.user_id or event.email or ""), event.status, escape(event.reason))
+        table.add_row(str(event.run_id), str(event.line), _cell(event.message_key[:24]), _cell(event.event_type or ""),
+                      _cell(event.user_id or event.email or ""), _cell(event.status), _cell(event.reason))
     with _paged(len(events)) as out:
         out.print(table)
         out.print(_more(len(events), offset, total, "events"), highlight=False)
@@ -269,63 +305,95 @@ def history_trace(ctx: click.Context, /, message_id: str, database: str | None, 
     if as_json:
         _echo_json(found.as_dict())
         return
-    with _paged(sum(len(s.requests) + len(s.event.get("writes") or []) + 6 for s in found.steps) + 20) as out:
+    with _paged(sum(len(s.requests) + len(json_list(s.event.get("writes"))) + 6 for s in found.steps) + 20) as out:
         print_trace(out, found)
 
 
 def print_trace(out: Console, found: Trace) -> None:
     """One event's trace as `history trace` (and the demo) print it."""
-    out.print(f"[bold]{escape(found.message_key)}[/]: input")
-    out.print(JSON.from_data(found.input) if not isinstance(found.input, str) else escape(str(found.input)))
+    out.print(f"[bold]{_cell(found.message_key)}[/]: input")
+    if isinstance(found.input, str):
+        out.print(_cell(found.input), highlight=False)
+    else:
+        out.print(JSON.from_data(_visible_data(found.input)))
     if found.planned is not None:
-        planned = found.planned
-        table = Table("object", "matched on", "values (as validated)", title=f"maps to, under {planned['mapping']}",
-                      title_justify="left")
-        for write in planned["writes"]:
-            values = {**write["values"], **{f"+{k}": v for k, v in write["appends"].items()}}
-            shown = "\n".join(f"{slug} = {json.dumps(forms, ensure_ascii=False)}" for slug, forms in values.items())
-            table.add_row(write["object"], write["matching_attribute"], escape(shown))
-        if planned["writes"]:
-            out.print(table)
-        for problem in planned["problems"]:
-            out.print(f"[red]problem[/]: {escape(str(problem.get('field')))}: {escape(str(problem.get('reason')))}"
-                      + (f" ({escape(str(problem['hint']))})" if problem.get("hint") else ""))
+        _print_planned(out, found.planned)
     for step in found.steps:
-        run, event = step.run, step.event
-        out.print(f"\n[bold]run {run.id}[/] ({run.command}{', dry run' if run.dry_run else ''}, {_when(run)} UTC), "
-                  f"line {event['line']}: [bold]{event['status']}[/]"
-                  + (f": {escape(event['reason'])}" if event["reason"] else ""))
-        for problem in event["problems"]:
-            if "field" in problem:
-                out.print(f"  {escape(str(problem['field']))}: {escape(str(problem.get('reason')))}"
-                          + (f" (input {escape(json.dumps(problem.get('input'), ensure_ascii=False))})"
-                             if problem.get("input") is not None else ""), highlight=False)
-        if step.requests:
-            table = Table("attempt", "request", "answer", "latency", "execution id")
-            for request in step.requests:
-                answer = " ".join(str(p) for p in (request["status"] or "no answer", request["code"],
-                                                   request["message"]) if p)
-                table.add_row(str(request["attempt"]), escape(f"{request['method']} {request['path']}"),
-                              escape(answer), f"{request['latency'] * 1000:.1f} ms", request["execution_id"] or "")
-            out.print(table)
-        for write in event["writes"]:
-            sent = ", ".join(write.get("values") or []) or "nothing new"
-            appended = f"; appended {', '.join(write['appended'])}" if write.get("appended") else ""
-            out.print(f"  {write['object']} {write.get('record_id') or '(no id)'}: sent {sent}{appended}",
-                      highlight=False)
+        _print_step(out, step)
+
+
+def _print_planned(out: Console, planned: dict[str, Any]) -> None:
+    """The writes an event maps to now, or the problems that make it invalid."""
+    table = Table("object", "matched on", "values (as validated)", title=f"maps to, under {_cell(planned['mapping'])}",
+                  title_justify="left")
+    for write in planned["writes"]:
+        values = {**write["values"], **{f"+{k}": v for k, v in write["appends"].items()}}
+        shown = "\n".join(f"{slug} = {json_text(forms)}" for slug, forms in values.items())
+        table.add_row(_cell(write["object"]), _cell(write["matching_attribute"]), _cell(shown))
+    if planned["writes"]:
+        out.print(table)
+    for problem in planned["problems"]:
+        out.print(f"[red]problem[/]: {_cell(problem.get('field'))}: {_cell(problem.get('reason'))}"
+                  + (f" ({_cell(problem['hint'])})" if problem.get("hint") else ""))
+
+
+def _print_step(out: Console, step: TraceStep) -> None:
+    """What one run did with the event: outcome, problems, requests with Attio's answers, writes."""
+    run, event = step.run, step.event
+    out.print(f"\n[bold]run {run.id}[/] ({_cell(run.command)}{', dry run' if run.dry_run else ''}, {_when(run)} UTC), "
+              f"line {event['line']}: [bold]{_cell(event['status'])}[/]"
+              + (f": {_cell(event['reason'])}" if event["reason"] else ""))
+    for problem in json_list(event["problems"]):
+        if not isinstance(problem, dict):  # not written by attio-sync; shown as stored
+            out.print(f"  {_cell(json_text(problem))}", highlight=False)
+        elif "field" in problem:
+            out.print(f"  {_cell(problem['field'])}: {_cell(problem.get('reason'))}"
+                      + (f" (input {_cell(json_text(problem.get('input')))})"
+                         if problem.get("input") is not None else ""), highlight=False)
+    if step.requests:
+        table = Table("attempt", "request", "answer", "latency", "execution id")
+        for request in step.requests:
+            answer = " ".join(str(p) for p in (request["status"] or "no answer", request["code"],
+                                               request["message"]) if p)
+            table.add_row(str(request["attempt"]), _cell(f"{request['method']} {request['path']}"),
+                          _cell(answer), f"{request['latency'] * 1000:.1f} ms", _cell(request["execution_id"] or ""))
+        out.print(table)
+    for write in json_list(event["writes"]):
+        out.print(f"  {_cell(_describe_write(write))}", highlight=False)
+
+
+def _describe_write(write: Any) -> str:
+    """One write of an event as a trace line: the object, its record id, what was sent."""
+    if not isinstance(write, dict):
+        return json_text(write)
+    sent = _names(write.get("values")) or "nothing new"
+    appended = f"; appended {_names(write['appended'])}" if write.get("appended") else ""
+    return f"{_names(write.get('object')) or '(no object)'} {write.get('record_id') or '(no id)'}: sent {sent}{appended}"
+
+
+def _names(value: Any) -> str:
+    """Attribute slugs (or any stored value) as a comma-separated line."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    items = value if isinstance(value, list) else [value]
+    return ", ".join(item if isinstance(item, str) else json_text(item) for item in items)
 
 
 @history.command("export")
 @_filter_options
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True, help="Output format.")
 @click.option("--output", metavar="FILE", type=click.Path(dir_okay=False, writable=True, path_type=str),
-              help="Write to FILE instead of standard output.")
+              help="Write to FILE instead of standard output (never the database itself).")
+@click.option("--force", is_flag=True, help="Overwrite FILE when it exists.")
 @_db_option
 @click.pass_context
 def history_export(ctx: click.Context, /, run_id: int | None, status: str | None, user_id: str | None,
-                   email: str | None, since: str | None, fmt: str, output: str | None,
+                   email: str | None, since: str | None, fmt: str, output: str | None, force: bool,
                    database: str | None) -> None:
     """Export the matching events, with their problems, writes and input, as CSV or JSON lines.
+
+    FILE is written whole or not at all: the events go to a temporary file in its folder,
+    renamed onto FILE at the end. An existing FILE is overwritten only with --force.
 
     \b
     Examples:
@@ -337,8 +405,7 @@ def history_export(ctx: click.Context, /, run_id: int | None, status: str | None
     if output is None:
         export_events(cache, where, sys.stdout, fmt)  # type: ignore[arg-type]
         return
-    with open(output, "w", encoding="utf-8", newline="") as stream:
-        count = export_events(cache, where, stream, fmt)  # type: ignore[arg-type]
+    count = export_to_file(cache, where, output, fmt, force=force)  # type: ignore[arg-type]
     click.echo(f"wrote {count} events to {output}", err=True)
 
 

@@ -4,20 +4,28 @@ Everything here reads what `toolkit.audit.AuditLog` wrote (`Run`, `EventRecord`,
 `RequestRecord`) and returns plain dataclasses with an `as_dict()` for `--json`; the
 `history` commands (`toolkit.cli_history`) only present them. The two writers are `prune`,
 which drops old per-event detail but keeps every run's summary row, and `export_events`,
-which writes to a stream the caller opened.
+which writes to a stream the caller opened (`export_to_file` opens a file for it safely: never
+the database, never an existing file unless told, and never half-written).
 
 Datetimes come back from SQLite naive; they are UTC (`toolkit.cache.utcnow` wrote them).
+A run's state is shown as `toolkit.heartbeat.effective_state` reads it: a `running` row whose
+heartbeat went stale was killed, and is `interrupted`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
+import os
 import re
+import stat
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from sqlalchemy import delete, func, tuple_
@@ -26,6 +34,7 @@ from sqlmodel import col, select
 from .audit import OUTCOMES
 from .cache import Cache, utcnow
 from .errors import ConfigError
+from .heartbeat import effective_state
 from .models import EventRecord, RequestRecord, Run
 
 __all__ = [
@@ -36,15 +45,21 @@ __all__ = [
     "RunSummary",
     "Trace",
     "TraceStep",
+    "check_export_target",
     "count_events",
+    "database_files",
     "export_events",
+    "export_to_file",
     "find_events",
     "get_run",
+    "json_list",
+    "json_text",
     "list_runs",
     "parse_age",
     "parse_since",
     "problem_groups",
     "prune",
+    "run_state",
     "run_summary",
     "trace",
 ]
@@ -62,12 +77,41 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat(timespec="seconds")
 
 
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """`value` as JSON text that any UTF-8 stream takes: other characters as they are, but a
+    lone surrogate (valid JSON input, as in ``"\\ud83d"``, yet not encodable in UTF-8) as its
+    escape, so that it reads back the same."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+    return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def json_list(value: Any) -> list[Any]:
+    """A stored JSON value (problems, writes) as a list: None is empty, a list is itself, and
+    anything else (a lone object, written by hand or by an older version) one item."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 # -- runs ------------------------------------------------------------------------------------
+
+
+def run_state(run: Run, now: datetime) -> str:
+    """A run's state at `now`: its stored state, except that a `running` run whose heartbeat
+    went stale was killed and is "interrupted". A row written before runs had a heartbeat has
+    none: its start stands for it, so only a run started moments ago still shows `running`."""
+    return effective_state(run.state, run.heartbeat_at or run.started_at, now)
 
 
 @dataclass
 class RunInfo:
-    """One run as `history runs` lists it: when, how long, what it read, and its counts."""
+    """One run as `history runs` lists it: when, how long, what it read, and its counts.
+
+    `state` is the effective state (see `run_state`), not always the stored one.
+    """
 
     id: int
     command: str
@@ -82,6 +126,8 @@ class RunInfo:
     requests: int
     #: False once `prune` removed its per-event rows (the counts stay).
     has_detail: bool = True
+    #: The last sign of life of the run (None for a run written before heartbeats existed).
+    heartbeat_at: datetime | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -97,18 +143,19 @@ class RunInfo:
                 "finished_at": _iso(self.finished_at),
                 "seconds": None if self.seconds is None else round(self.seconds, 3), "input": self.input,
                 "mapping": self.mapping, "dry_run": self.dry_run, "parent_run_id": self.parent_run_id,
-                "events": self.events, **self.counts, "requests": self.requests, "has_detail": self.has_detail}
+                "events": self.events, **self.counts, "requests": self.requests, "has_detail": self.has_detail,
+                "heartbeat_at": _iso(self.heartbeat_at)}
 
 
-def _run_info(run: Run, detail: dict[str, int] | None = None) -> RunInfo:
+def _run_info(run: Run, detail: dict[str, int] | None = None, now: datetime | None = None) -> RunInfo:
     assert run.id is not None
     counts = {status: int(getattr(run, status)) for status in OUTCOMES}
     if detail:  # the event rows are the truth for a run killed between two flushes of its counts
         counts = {status: detail.get(status, 0) for status in OUTCOMES}
-    return RunInfo(id=run.id, command=run.command, state=run.state, started_at=run.started_at,
+    return RunInfo(id=run.id, command=run.command, state=run_state(run, now or utcnow()), started_at=run.started_at,
                    finished_at=run.finished_at, input=run.input, mapping=run.mapping, dry_run=run.dry_run,
                    parent_run_id=run.parent_run_id, counts=counts, requests=run.requests,
-                   has_detail=bool(detail) or run.events == 0)
+                   has_detail=bool(detail) or run.events == 0, heartbeat_at=run.heartbeat_at)
 
 
 def _detail_counts(cache: Cache, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
@@ -126,17 +173,18 @@ def _detail_counts(cache: Cache, run_ids: Sequence[int]) -> dict[int, dict[str, 
     return found
 
 
-def list_runs(cache: Cache, *, limit: int = 20, offset: int = 0) -> tuple[list[RunInfo], int]:
-    """The newest runs first, and how many runs there are in all."""
+def list_runs(cache: Cache, *, limit: int = 20, offset: int = 0,
+              now: datetime | None = None) -> tuple[list[RunInfo], int]:
+    """The newest runs first, and how many runs there are in all (states as of `now`, default now)."""
     with cache.session() as session:
         total: int = session.exec(select(func.count()).select_from(Run)).one()
         runs = list(session.exec(select(Run).order_by(col(Run.id).desc()).offset(offset).limit(limit)))
     detail = _detail_counts(cache, [r.id for r in runs if r.id is not None])
-    return [_run_info(r, detail.get(r.id or 0)) for r in runs], int(total)
+    return [_run_info(r, detail.get(r.id or 0), now) for r in runs], int(total)
 
 
-def get_run(cache: Cache, run_id: int | None = None) -> RunInfo:
-    """One run (the newest when `run_id` is None).
+def get_run(cache: Cache, run_id: int | None = None, *, now: datetime | None = None) -> RunInfo:
+    """One run (the newest when `run_id` is None), its state as of `now` (default now).
 
     Raises:
         ConfigError: no such run, or no run at all.
@@ -149,7 +197,7 @@ def get_run(cache: Cache, run_id: int | None = None) -> RunInfo:
     if run is None or run.id is None:
         raise ConfigError([f"no run {run_id} in {cache.url}; `attio-sync history runs` lists them"
                            if run_id is not None else f"no run yet in {cache.url}: run `attio-sync sync` first"])
-    return _run_info(run, _detail_counts(cache, [run.id]).get(run.id))
+    return _run_info(run, _detail_counts(cache, [run.id]).get(run.id), now)
 
 
 # -- one run's summary -----------------------------------------------------------------------
@@ -208,7 +256,8 @@ def _problem_keys(event: EventRecord) -> Iterator[tuple[str, str, str | None]]:
                                                problem.get("message")) if p)
         if (where, reason) not in seen:
             seen.add((where, reason))
-            yield where, reason, problem.get("hint")
+            hint = problem.get("hint")
+            yield where, reason, None if hint is None else str(hint)
     if not problems and event.reason:
         match = _RECORD_NAMED.match(event.reason)
         reason = f"{match.group(1)}...{match.group(2)}" if match else event.reason
@@ -369,12 +418,102 @@ def export_events(cache: Cache, where: EventFilter, stream: IO[str], fmt: Litera
     for event in _iter_events(cache, where):
         row = event_dict(event, full=True)
         if writer is not None:
-            writer.writerow({**row, "problems": json.dumps(row["problems"], ensure_ascii=False),
-                             "writes": json.dumps(row["writes"], ensure_ascii=False)})
+            writer.writerow({**row, "problems": json_text(row["problems"]), "writes": json_text(row["writes"])})
         else:
-            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+            stream.write(json_text(row) + "\n")
         count += 1
     return count
+
+
+def database_files(cache: Cache) -> list[Path]:
+    """The files on disk of the cache's SQLite database: the database itself and its -wal,
+    -shm and -journal companions (whether they exist now or not); none for an in-memory
+    database or another dialect."""
+    url = cache.engine.url
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return []
+    if str(url.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
+        database = database.removeprefix("file:")  # sqlite:///file:path?uri=true
+    main = Path(database).expanduser()
+    return [main, *(main.with_name(main.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: equal once resolved (links followed), or, when both
+    exist, the same device and inode (a hard link, or a case-insensitive file system)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        first, second = a.stat(), b.stat()
+    except (OSError, ValueError):
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def check_export_target(cache: Cache, target: Path, *, force: bool = False) -> None:
+    """Refuse an export file that would harm something: the database in use (or one of its
+    files, under any name), a file that exists (unless `force`), a folder; or a folder that
+    does not exist.
+
+    Raises:
+        ConfigError: one line saying what to do instead.
+    """
+    folder = target.parent
+    if not folder.is_dir():
+        raise ConfigError([f"cannot write {target}: the folder {folder} does not exist; create it or choose "
+                           "another --output"])
+    for database_file in database_files(cache):
+        if _same_file(target, database_file):
+            raise ConfigError([f"refusing to write over {database_file}: it is the database in use (--force does "
+                               "not change that); choose another --output"])
+    if target.is_dir():
+        raise ConfigError([f"cannot write {target}: it is a folder; name a file with --output"])
+    if (target.exists() or target.is_symlink()) and not force:
+        raise ConfigError([f"{target} already exists: add --force to overwrite it, or choose another --output"])
+
+
+def export_to_file(cache: Cache, where: EventFilter, target: str | Path, fmt: Literal["csv", "jsonl"], *,
+                   force: bool = False) -> int:
+    """`export_events` into a file, safely; returns how many events it wrote.
+
+    After `check_export_target`, the events go to a temporary file in the target's folder,
+    which replaces the target (a link is replaced, not followed) only once complete: a failed
+    or interrupted export leaves the target as it was and no temporary file behind. A new file
+    is readable by its owner only (it holds emails and raw events, as the database does); a
+    file overwritten with `force` keeps its permissions.
+
+    Raises:
+        ConfigError: a refused target (see `check_export_target`), or the file cannot be written.
+    """
+    target = Path(target)
+    check_export_target(cache, target, force=force)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ConfigError([f"cannot write in {target.parent}: {exc.strerror or exc}; choose another --output"]) from exc
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            count = export_events(cache, where, stream, fmt)
+        _keep_permissions(target, Path(temporary))
+        os.replace(temporary, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise ConfigError([f"cannot write {target}: {exc.strerror or exc}; nothing was written"]) from exc
+        raise
+    return count
+
+
+def _keep_permissions(target: Path, replacement: Path) -> None:
+    """Give `replacement` the permission bits of `target` when it exists (a new file keeps
+    the owner-only mode `mkstemp` gave it)."""
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(replacement, mode)
 
 
 # -- one event across runs -------------------------------------------------------------------
@@ -390,7 +529,8 @@ class TraceStep:
 
     @property
     def record_ids(self) -> list[str]:
-        return [str(w["record_id"]) for w in self.event.get("writes") or [] if w.get("record_id")]
+        return [str(w["record_id"]) for w in json_list(self.event.get("writes"))
+                if isinstance(w, dict) and w.get("record_id")]
 
     def as_dict(self) -> dict[str, Any]:
         return {"run": self.run.as_dict(), "event": self.event, "requests": self.requests,
@@ -424,7 +564,8 @@ def trace(cache: Cache, message: str, *, plan: bool = True) -> Trace:
         # `history events` shows a line's hash key cut short; a unique prefix is enough.
         with cache.session() as session:
             keys = list(session.exec(select(EventRecord.message_key).distinct()
-                                     .where(col(EventRecord.message_key).startswith(message)).limit(2)))
+                                     .where(col(EventRecord.message_key).startswith(message, autoescape=True))
+                                     .limit(2)))
         if len(keys) == 1:
             events = find_events(cache, EventFilter(message_key=keys[0]), limit=None)
     if not events:
@@ -533,14 +674,17 @@ def prune(cache: Cache, older_than: timedelta, *, now: datetime | None = None, d
     """Remove the event and request rows of runs that started before ``now - older_than``.
 
     The run rows stay, with their counts, so `history runs` still lists them. Runs still
-    running are never touched. Forgetting an event's outcome also forgets that it was
-    processed: the same message sent again is no longer a `duplicate` (the record state still
-    keeps unchanged values from being sent twice), and a pruned run cannot be retried.
+    running (a fresh heartbeat at `now`) are never touched; a `running` run whose heartbeat
+    went stale was killed, and is pruned like a finished one. Forgetting an event's outcome
+    also forgets that it was processed: the same message sent again is no longer a
+    `duplicate` (the record state still keeps unchanged values from being sent twice), and a
+    pruned run cannot be retried.
     """
-    cutoff = (now or utcnow()) - older_than
+    now = now or utcnow()
+    cutoff = now - older_than
     with cache.session() as session:
-        old = select(Run.id).where(col(Run.started_at) < cutoff.astimezone(UTC), col(Run.state) != "running")
-        run_ids = [r for r in session.exec(old.order_by(col(Run.id))) if r is not None]
+        old = select(Run).where(col(Run.started_at) < cutoff.astimezone(UTC)).order_by(col(Run.id))
+        run_ids = [r.id for r in session.exec(old) if r.id is not None and run_state(r, now) != "running"]
         if not run_ids:
             return PruneResult(cutoff, [], 0, 0, dry_run)
         with_rows = {int(r) for r in session.exec(select(EventRecord.run_id).distinct()

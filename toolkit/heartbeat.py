@@ -1,0 +1,42 @@
+"""How long a run may stay silent: the heartbeat that tells a run still going from a killed one.
+
+A run renews `run.heartbeat_at` (and its send lease) every `HEARTBEAT_SECONDS` while it goes
+on. A killed run cannot mark itself `interrupted`, so its row stays `running`; once its
+heartbeat is older than `STALE_AFTER_SECONDS`, `effective_state` reads it as `interrupted`.
+
+Datetimes may be naive (SQLite gives them back so) or aware; naive ones are taken as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "effective_state", "is_stale"]
+
+#: Seconds between two heartbeats of a run that goes on.
+HEARTBEAT_SECONDS = 5
+#: Seconds without a heartbeat after which a `running` run is taken to have been killed.
+STALE_AFTER_SECONDS = 30
+
+
+def _as_utc(value: datetime) -> datetime:
+    """An aware datetime; a naive one is read as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def is_stale(heartbeat_at: datetime | None, now: datetime) -> bool:
+    """Whether a heartbeat is missing or older than `STALE_AFTER_SECONDS` at `now`.
+
+    A heartbeat in the future (another machine's clock ahead of this one) is not stale.
+    """
+    if heartbeat_at is None:
+        return True
+    return _as_utc(now) - _as_utc(heartbeat_at) > timedelta(seconds=STALE_AFTER_SECONDS)
+
+
+def effective_state(state: str, heartbeat_at: datetime | None, now: datetime) -> str:
+    """A run's state as it should be shown: "interrupted" for a "running" run whose heartbeat
+    is missing or stale at `now`, else the stored state."""
+    if state == "running" and is_stale(heartbeat_at, now):
+        return "interrupted"
+    return state
