@@ -33,7 +33,7 @@ from ..schema import WorkspaceSchema
 from .catalog import Catalog
 from .coercion import coerce_values
 from .config import SandboxConfig
-from .faults import RATE_LIMIT_BODY, FaultDecision, FaultInjector, RateLimiter, predrawn_fault, retry_after
+from .faults import RATE_LIMIT_BODY, FaultDecision, FaultInjector, FaultRule, RateLimiter, predrawn_fault, retry_after
 from . import handlers
 from .problems import ApiProblem, not_found
 from .standard import stable_id, standard_schema
@@ -156,6 +156,8 @@ class SandboxApp:
         self.store = Store(self.catalog, self.config, self.token_id, clock)
         self.limiter = RateLimiter(self.config.read_rate, self.config.write_rate, rate_clock)
         self.faults = FaultInjector(self.config.faults, self.config.fault_seed)
+        #: Failures for matching requests (`fail_requests`), checked before the drawn faults.
+        self.rules: list[FaultRule] = []
         self.log: list[LoggedRequest] = []
         self._exec_rng = random.Random(f"exec:{self.config.id_seed}") if self.config.id_seed is not None else None
         self.started = int(clock().timestamp()) if clock is not None else int(time.time())
@@ -167,6 +169,14 @@ class SandboxApp:
         if self._exec_rng is None:
             return str(uuid.uuid4())
         return str(uuid.UUID(int=self._exec_rng.getrandbits(128), version=4))
+
+    def fail_requests(self, status: int, *, method: str | None = None, path: str | None = None,
+                      body: str | None = None, times: int | None = None, after: bool = False) -> FaultRule:
+        """Answer `status` to matching requests from now on (see `FaultRule`); returns the rule,
+        which `rules.remove` takes away again."""
+        rule = FaultRule(status, method, path, body, times, after)
+        self.rules.append(rule)
+        return rule
 
     def clear_log(self) -> None:
         """Forget the logged requests."""
@@ -269,6 +279,12 @@ class SandboxApp:
             return 429, dict(RATE_LIMIT_BODY), {"retry-after": retry_at}
         if self.config.latency > 0:
             await anyio.sleep(self.config.latency)
+        rule = self._rule_for(entry)
+        if rule is not None:
+            if rule.after:
+                self._handle(entry, handler, groups)
+            entry.fault = f"rule {rule.status}" + (" after" if rule.after else "")
+            return rule.status, _failure_body(rule.status), {}
         if decision is None:
             decision = self.faults.draw()
         if decision.slow:
@@ -285,12 +301,21 @@ class SandboxApp:
                           else "service_unavailable", "message": "Injected by the sandbox."}, {}  # fmt: skip
         if decision.kind == "drop_before":
             return 0, None, {}
+        status, body = self._handle(entry, handler, groups)
+        return status, body, {}
+
+    def _handle(self, entry: LoggedRequest, handler: Handler, groups: tuple[str, ...]) -> tuple[int, Any]:
         try:
             call = Call(groups, entry.query, _json_body(entry.method, entry.body))
-            status, body = handler(self, call)
+            return handler(self, call)
         except ApiProblem as problem:
-            return problem.status, problem.body(), {}
-        return status, body, {}
+            return problem.status, problem.body()
+
+    def _rule_for(self, entry: LoggedRequest) -> FaultRule | None:
+        if not self.rules:
+            return None
+        text = json.dumps(entry.body, ensure_ascii=False, separators=(",", ":"), default=str)
+        return next((rule for rule in self.rules if rule.take(entry.method, entry.path, text)), None)
 
     def _route(self, method: str, path: str) -> tuple[Handler, tuple[str, ...], str] | None:
         for route_method, pattern, handler, bucket in _ROUTES:
@@ -317,6 +342,15 @@ def _parse_body(raw: bytes) -> Any:
     except (ValueError, UnicodeEncodeError):
         return RawBody(raw.decode("utf-8", "replace"))
     return value
+
+
+def _failure_body(status: int) -> dict[str, Any]:
+    """Attio's body for an injected failure of this status."""
+    if status == 429:
+        return dict(RATE_LIMIT_BODY)
+    if status >= 500:
+        return {"status_code": status, "type": "api_error", "code": "internal_error", "message": "Injected by the sandbox."}
+    return ApiProblem(status, "validation_type", "Injected by the sandbox.").body()
 
 
 def _json_body(method: str, parsed: Any) -> Any:

@@ -17,7 +17,8 @@ from email.utils import format_datetime
 
 from .config import FaultSpec
 
-__all__ = ["RATE_LIMIT_BODY", "FaultDecision", "FaultInjector", "RateLimiter", "predrawn_fault", "retry_after"]
+__all__ = ["RATE_LIMIT_BODY", "FaultDecision", "FaultInjector", "FaultRule", "RateLimiter", "predrawn_fault",
+           "retry_after"]
 
 RATE_LIMIT_BODY = {
     "status_code": 429,
@@ -39,6 +40,40 @@ class FaultDecision:
     kind: str | None = None
     slow: bool = False
     slow_seconds: float = 0.0
+
+
+@dataclass
+class FaultRule:
+    """A failure for the requests that match, where a test needs one request to fail on purpose.
+
+    Attributes:
+        status: the status to answer (429 and 5xx bodies are Attio's; others a 400-style body).
+        method: match only this method (None: any).
+        path: match only paths containing this (None: any).
+        body: match only bodies whose compact JSON text contains this (None: any).
+        times: how many matching requests fail (None: every one).
+        after: process the request first, then answer `status` (the write happened and the
+            client heard a failure), instead of failing without processing it.
+        hits: how many requests it has failed so far.
+    """
+
+    status: int
+    method: str | None = None
+    path: str | None = None
+    body: str | None = None
+    times: int | None = None
+    after: bool = False
+    hits: int = 0
+
+    def take(self, method: str, path: str, body_text: str) -> bool:
+        """Whether this request fails by this rule (counting it when it does)."""
+        if self.times is not None and self.hits >= self.times:
+            return False
+        if (self.method not in (None, method) or (self.path is not None and self.path not in path)
+                or (self.body is not None and self.body not in body_text)):
+            return False
+        self.hits += 1
+        return True
 
 
 #: Set by `SandboxTransport` around the in-process call: the transport drew this request's fault
