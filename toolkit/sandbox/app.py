@@ -307,9 +307,10 @@ class SandboxApp:
     def _handle(self, entry: LoggedRequest, handler: Handler, groups: tuple[str, ...]) -> tuple[int, Any]:
         try:
             call = Call(groups, entry.query, _json_body(entry.method, entry.body))
-            return handler(self, call)
+            status, body = handler(self, call)
         except ApiProblem as problem:
             return problem.status, problem.body()
+        return int(status), body
 
     def _rule_for(self, entry: LoggedRequest) -> FaultRule | None:
         if not self.rules:
