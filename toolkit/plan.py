@@ -22,14 +22,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .mapping import Action, AssertRecord, GroupWorkspace, IdentifyUser, Mapping, Source
 from .schema import WorkspaceSchema
 from .values import Prepared, ValueOptions, prepare
+from .values.result import preview
 
-__all__ = ["EventPlan", "FromWrite", "Lookup", "Write", "event_time", "plan_event"]
+__all__ = ["TIME_KEYS", "EventPlan", "EventTimeError", "FromWrite", "Lookup", "Write", "event_time", "plan_event"]
 
 #: The attribute a string or id reference uses to find a record of each standard object.
 LOOKUP_ATTRIBUTES = {"people": "email_addresses", "companies": "domains", "users": "user_id",
@@ -109,17 +110,45 @@ class EventPlan:
         return found
 
 
+#: The keys that say when an event happened: the first one present (not null) is read.
+TIME_KEYS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+
+
+class EventTimeError(ValueError):
+    """An event's time that is present but not an ISO-8601 time: its key, value and why."""
+
+    def __init__(self, key: str, value: Any, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.value = value
+        self.reason = reason
+
+
 def event_time(event: dict[str, Any]) -> datetime | None:
-    """When the event happened (`timestamp`, else `originalTimestamp`, `sentAt`, `receivedAt`)."""
-    for key in ("timestamp", "originalTimestamp", "sentAt", "receivedAt"):
+    """When the event happened, in UTC: the first of `TIME_KEYS` present, or None without one.
+
+    A time without an offset is read as UTC. Raises `EventTimeError` when that first present
+    value is not an ISO-8601 time (a number, an empty string, month 13, an offset of 24 hours
+    or more) or is one that falls outside the years 1 to 9999 in UTC.
+    """
+    for key in TIME_KEYS:
         value = event.get(key)
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        if value is not None:
+            return _utc_time(key, value)
     return None
+
+
+def _utc_time(key: str, value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise EventTimeError(key, value, f"not an ISO-8601 time: {type(value).__name__} {preview(value)}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise EventTimeError(key, value, f"not an ISO-8601 time: {preview(value)!r}") from None
+    try:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise EventTimeError(key, value, f"outside the years 1 to 9999 in UTC: {preview(value)!r}") from None
 
 
 class _Planner:
@@ -128,7 +157,13 @@ class _Planner:
     def __init__(self, event: dict[str, Any], schema: WorkspaceSchema) -> None:
         self.event = event
         self.schema = schema
-        self.plan = EventPlan(time=event_time(event))
+        self.plan = EventPlan()
+        try:
+            self.plan.time = event_time(event)
+        except EventTimeError as exc:  # a problem of the event, not of any one action
+            self.plan.problems.append({"action": None, "field": exc.key, "input": preview(exc.value),
+                                       "reason": exc.reason,
+                                       "hint": "send an ISO-8601 time such as 2026-01-01T00:00:00Z, or leave it out"})
 
     def problem(self, action: Action, field_name: str, reason: str, *, value: Any = None,
                 hint: str | None = None) -> None:
