@@ -3,7 +3,7 @@
 The events (a mix like a real Segment export: identifies of N/10 users, each now and then with
 a changed job title, and one group in five, to N/500 workspaces) are written to a temporary
 JSON-lines file first, a line at a time. Each measurement is then a fresh subprocess (so the
-generator's memory never counts) that loads the pulled schema and runs `Syncer` without a client
+generator's memory never counts) that loads the pulled schema and runs `run_sync` without a client
 (a dry run: every event planned, validated and audited, nothing sent); its peak RSS is read
 from `os.wait4` when it exits. The baseline is the same subprocess stopping after the imports
 and the schema load.
@@ -77,21 +77,19 @@ def pull(cache_path: Path) -> None:
 
 def child(cache_path: str, events_path: str | None) -> None:
     """In the subprocess: load the schema, then (unless baseline) dry-run the file; print JSON."""
-    from toolkit.audit import AuditLog
     from toolkit.cache import open_cache
     from toolkit.events import read_events
     from toolkit.mapping import parse_mapping
-    from toolkit.sync import Syncer
+    from toolkit.sync import run_sync
 
     cache = open_cache(cache_path)
     schema = cache.load_schema()
     mapping = parse_mapping(MAPPING)
     report: dict[str, Any] = {"events": 0, "seconds": 0.0}
     if events_path is not None:
-        audit = AuditLog.start(cache, command="sync", input=events_path, mapping=mapping.label, dry_run=True,
-                               base_url="https://api.attio.test")
         with open(events_path, "rb") as stream:
-            result = asyncio.run(Syncer(schema, mapping, audit).run(read_events(stream)))
+            result = asyncio.run(run_sync(cache, schema, mapping, read_events(stream), input=events_path,
+                                          base_url="https://api.attio.test"))
         report = {"events": sum(result.counts.values()), "seconds": result.seconds, "counts": result.counts,
                   "would_write": result.would_write}
     cache.close()

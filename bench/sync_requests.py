@@ -34,7 +34,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import MAPPING, TITLES  # noqa: E402  (bench/common.py)
-from toolkit.audit import AuditLog
 from toolkit.cache import Cache, open_cache
 from toolkit.client import AttioClient
 from toolkit.events import read_events
@@ -42,7 +41,7 @@ from toolkit.mapping import Mapping, parse_mapping
 from toolkit.pull import pull_schema
 from toolkit.sandbox import SandboxApp, SandboxConfig, SandboxTransport, create_app
 from toolkit.schema import WorkspaceSchema
-from toolkit.sync import Syncer, SyncResult
+from toolkit.sync import SyncResult, run_sync
 
 HOSTED_WRITES_PER_EVENT = 2.0
 BASE_URL = "https://api.attio.test"
@@ -95,10 +94,9 @@ async def sync(app: SandboxApp, cache: Cache, schema: WorkspaceSchema, mapping: 
                label: str) -> tuple[SyncResult, int]:
     """One run; returns its result and the requests the sandbox logged for it."""
     app.clear_log()
-    audit = AuditLog.start(cache, command="sync", input=label, mapping=mapping.label, dry_run=False,
-                           base_url=BASE_URL)
     async with client(app) as c:
-        result = await Syncer(schema, mapping, audit, client=c, concurrency=16).run(read_events(io.BytesIO(data)))
+        result = await run_sync(cache, schema, mapping, read_events(io.BytesIO(data)), client=c, input=label,
+                                concurrency=16)
     return result, len(app.log)
 
 

@@ -39,7 +39,6 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from toolkit.audit import AuditLog
 from toolkit.cache import open_cache
 from toolkit.client import Attempt, AttemptHook, AttioClient
 from toolkit.events import read_events
@@ -47,7 +46,7 @@ from toolkit.mapping import default_mapping
 from toolkit.pull import pull_schema
 from common import free_port, wait_for  # noqa: E402  (bench/common.py)
 from toolkit.sandbox import SandboxConfig, SandboxTransport, create_app, serve_in_thread
-from toolkit.sync import Syncer, SyncResult
+from toolkit.sync import SyncResult, run_sync
 
 READ_RATE = 100  # Attio's; only the schema pull reads here
 TOKEN = "bench" + "0" * 59
@@ -114,21 +113,18 @@ async def run(base_url: str, transport: httpx.AsyncBaseTransport | None, data: b
               concurrency: int, tmp: Path, tally: Tally) -> SyncResult:
     cache = open_cache(str(tmp / "bench.db"))
     try:
-        def client() -> AttioClient:
+        def client(*hooks: AttemptHook) -> AttioClient:
             return AttioClient(TOKEN, base_url=base_url, transport=transport, read_rate=READ_RATE,
-                               write_rate=rate, max_concurrency=concurrency)
+                               write_rate=rate, max_concurrency=concurrency, on_attempt=hooks)
 
         async with client() as c:
             await pull_schema(c, cache)
         schema = cache.load_schema()
         await asyncio.sleep(1.1)  # the pull's reads do not share a clock second with the writes
         mapping = default_mapping()
-        audit = AuditLog.start(cache, command="sync", input="bench", mapping=mapping.label, dry_run=False,
-                               base_url=base_url)
-        async with client() as c:
-            syncer = Syncer(schema, mapping, audit, client=c, concurrency=concurrency)
-            c.on_attempt = tally.hook(c.on_attempt)
-            return await syncer.run(read_events(io.BytesIO(data)))
+        async with client(tally.hook(None)) as c:
+            return await run_sync(cache, schema, mapping, read_events(io.BytesIO(data)), client=c, input="bench",
+                                  concurrency=concurrency)
     finally:
         cache.close()
 

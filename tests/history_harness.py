@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 from click.testing import CliRunner, Result
 
-from toolkit.audit import AuditLog
 from toolkit.cache import Cache, open_cache
 from toolkit.cli import cli
 from toolkit.client import AttioClient
@@ -41,7 +40,7 @@ from toolkit.sandbox import (
     create_app,
     load_seed_file,
 )
-from toolkit.sync import Syncer, SyncResult
+from toolkit.sync import SyncResult, run_sync
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_URL = "http://localhost:8765"  # never contacted: the transport answers in process
@@ -126,11 +125,10 @@ class World:
         cache = self.cache()
 
         async def go() -> SyncResult:
-            audit = AuditLog.start(cache, command="sync", input=input_name or str(self.events),
-                                   mapping=mapping.label, dry_run=False, base_url=BASE_URL)
             async with self.client(transport) as client:
-                return await Syncer(cache.load_schema(), mapping, audit, client=client, concurrency=4).run(
-                    read_events(io.BytesIO("\n".join(lines).encode())))
+                return await run_sync(cache, cache.load_schema(), mapping,
+                                      read_events(io.BytesIO("\n".join(lines).encode())), client=client,
+                                      input=input_name or str(self.events), concurrency=4)
 
         try:
             return asyncio.run(go())

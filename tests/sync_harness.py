@@ -11,7 +11,6 @@ from typing import Any
 from openapi_check import spec_available, validate_request
 from sandbox_fixtures import assert_log_conforms
 
-from toolkit.audit import AuditLog
 from toolkit.cache import Cache, open_cache
 from toolkit.client import AttioClient
 from toolkit.events import read_events
@@ -20,13 +19,13 @@ from toolkit.pull import pull_schema
 from toolkit.retry import RetryPolicy
 from toolkit.sandbox import FaultSpec, SandboxApp, SandboxConfig, SandboxTransport, create_app
 from toolkit.schema import WorkspaceSchema
-from toolkit.sync import SyncResult, Syncer
+from toolkit.sync import SyncResult, run_sync
 
 BASE_URL = "http://127.0.0.1:9"  # loopback: without the in-process transport it is refused
 
 
 class SyncHarness:
-    """A sandbox app, a pulled cache, and `sync(events)` through the real client and Syncer."""
+    """A sandbox app, a pulled cache, and `sync(events)` through the real client and `run_sync`."""
 
     def __init__(self, tmp_path: Path, config: SandboxConfig | None = None, *, app: SandboxApp | None = None) -> None:
         self.app = app or create_app(config or SandboxConfig(activate=frozenset({"users", "workspaces"}),
@@ -41,7 +40,8 @@ class SyncHarness:
         self.app.faults = FaultInjector(FaultSpec.parse(spec), seed)
 
     def client(self, **kwargs: Any) -> AttioClient:
-        kwargs.setdefault("policy", RetryPolicy(max_attempts=8, base=0.001, cap=0.01, retry_after_cap=0.01))
+        attempts = kwargs.pop("max_attempts", 8)
+        kwargs.setdefault("policy", RetryPolicy(max_attempts=attempts, base=0.001, cap=0.01, retry_after_cap=0.01))
         # The sandbox runs with its limits off here; the client's own limiter is tested apart.
         kwargs.setdefault("read_rate", 5000)
         kwargs.setdefault("write_rate", 5000)
@@ -54,19 +54,20 @@ class SyncHarness:
         return self.cache.load_schema()
 
     async def async_sync(self, events: Iterable[Any] | bytes, mapping: Mapping | str | None = None, *,
-                         dry_run: bool = False, concurrency: int = 8, **client_options: Any) -> SyncResult:
+                         dry_run: bool = False, concurrency: int = 8, run_options: dict[str, Any] | None = None,
+                         **client_options: Any) -> SyncResult:
         if isinstance(mapping, str):
             mapping = parse_mapping(mapping)
         mapping = mapping or default_mapping()
         data = events if isinstance(events, bytes) else "\n".join(
             e if isinstance(e, str) else json.dumps(e) for e in events).encode()
-        audit = AuditLog.start(self.cache, command="sync", input="test", mapping=mapping.label,
-                               dry_run=dry_run, base_url=BASE_URL, flush_every=50)
+        events_in = read_events(io.BytesIO(data))
+        options: dict[str, Any] = {"input": "test", "base_url": BASE_URL, "concurrency": concurrency,
+                                   "flush_every": 50, **(run_options or {})}
         if dry_run:
-            return await Syncer(self.schema, mapping, audit, concurrency=concurrency).run(read_events(io.BytesIO(data)))
+            return await run_sync(self.cache, self.schema, mapping, events_in, **options)
         async with self.client(**client_options) as client:
-            return await Syncer(self.schema, mapping, audit, client=client,
-                                concurrency=concurrency).run(read_events(io.BytesIO(data)))
+            return await run_sync(self.cache, self.schema, mapping, events_in, client=client, **options)
 
     def sync(self, events: Iterable[Any] | bytes, mapping: Mapping | str | None = None, **kwargs: Any) -> SyncResult:
         return _run(self.async_sync(events, mapping, **kwargs))

@@ -105,5 +105,5 @@ def test_the_summary_shows_the_first_problems_with_their_lines(h: SyncHarness, t
     result = run(h, [str(events)])
     assert result.exit_code == 1
     assert "First problems (of 2):" in result.output
-    assert "line 2: invalid: line 2: not JSON" in result.output
+    assert "line 2: invalid: not JSON" in result.output
     assert "line 3: invalid: people.email_addresses:" in result.output

@@ -46,6 +46,6 @@ def test_every_broken_line_is_invalid_with_its_line_and_the_run_goes_on(tmp_path
         assert reason, line
     assert result.counts["invalid"] == len(broken)
     assert len(h.records("people")) == 2  # only the two good events reached Attio
-    assert "line 2" in outcomes[2][1] and "not JSON" in outcomes[2][1]
+    assert outcomes[2][1].startswith("not JSON")
     assert "nested deeper" in outcomes[14][1]
     assert "UTF-8" in outcomes[15][1]

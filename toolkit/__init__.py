@@ -40,7 +40,7 @@ from .preflight import Finding, check_mapping  # noqa: E402
 from .pull import PullResult, fetch_schema, pull_schema  # noqa: E402
 from .schema import WorkspaceSchema  # noqa: E402
 from .schema_diff import Change, diff_schemas  # noqa: E402
-from .sync import SyncResult, Syncer  # noqa: E402
+from .sync import SyncResult, run_sync  # noqa: E402
 from .values import Prepared, ValueOptions, check_value, prepare, prepare_record, prepare_slug  # noqa: E402
 
 __all__ = [
@@ -64,7 +64,6 @@ __all__ = [
     "SchemaError",
     "Settings",
     "SyncResult",
-    "Syncer",
     "ValueOptions",
     "WorkspaceSchema",
     "check_mapping",
@@ -82,4 +81,5 @@ __all__ = [
     "prepare_slug",
     "pull_schema",
     "read_events",
+    "run_sync",
 ]

@@ -1,105 +1,102 @@
-"""The audit log and the record state, as a sync writes them.
+"""The audit log of one run: outcomes, HTTP attempts and the record state, committed together.
 
-`AuditLog` buffers event outcomes, HTTP attempts and record-state changes and commits them
-together, in one transaction, every `flush_every` rows or `flush_seconds` (and at the end).
-What a killed run had not committed is exactly what it had not confirmed: the next run sends
-those events again, and since every write is an idempotent assert or append, nothing is
-duplicated in Attio.
+`AuditLog` buffers event outcomes and HTTP attempts and commits them, with the record states
+changed since the last commit (`toolkit.state.RecordStates`) and the run's counts, in one
+transaction every `flush_every` rows or `flush_seconds` (and at the end). What a killed run had
+not committed is exactly what it had not confirmed: the next run sends those events again, and
+since every write is an idempotent assert or append, nothing is duplicated in Attio.
+
+A commit that fails (another process holds the database's write lock, a disk is full) keeps
+everything buffered and is tried again at the next flush; only when commits have failed for
+`persist_timeout` seconds does the run stop, with `RecordingError` naming the lines whose
+outcomes are not recorded. The counts a run reports are the committed ones.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
-import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import bindparam, insert, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from .cache import Cache, utcnow
+from .errors import CacheError, RecordingError
 from .models import EventRecord, RecordState, RequestRecord, Run
+from .state import RecordStates, StateEntry, StateKey
 
-__all__ = ["FINAL_STATUSES", "OUTCOMES", "AuditLog", "StateEntry", "first_problems", "value_hash"]
+__all__ = ["FINAL_STATUSES", "OUTCOMES", "AuditLog", "first_problems"]
 
 #: Every outcome an input line can end in (design.md).
 OUTCOMES = ("synced", "unchanged", "invalid", "rejected", "failed", "duplicate")
 #: Outcomes that mean "processed": the same message in a later run is a duplicate. A `failed`
 #: event is not final: running the same input again retries it.
 FINAL_STATUSES = ("synced", "unchanged", "invalid", "rejected")
+#: How long a run goes on while its outcomes cannot be committed, before it stops.
+PERSIST_TIMEOUT: Final = 60.0
 
 
-def value_hash(forms: Any) -> str:
-    """A short stable hash of a write form (what the record state keeps per attribute)."""
-    text = json.dumps(forms, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+def _processed(statuses: Sequence[str]) -> Any:
+    """A real earlier run's outcome in `statuses` for a message, as a statement built once per run:
+    it is asked once per input event, on a bare connection (7x cheaper than an ORM session)."""
+    return (select(EventRecord.id).join(Run, col(Run.id) == col(EventRecord.run_id))
+            .where(col(EventRecord.message_key) == bindparam("message_key"), col(Run.dry_run).is_(False),
+                   col(EventRecord.status).in_(tuple(statuses)), col(Run.id) != bindparam("run_id"))
+            .limit(1))
 
 
-@dataclass
-class StateEntry:
-    """What attio-sync last sent for one record."""
-
-    record_id: str | None = None
-    #: slug -> [hash of the last value sent, ISO time of the event that set it (or None)]
-    attributes: dict[str, list[Any]] = field(default_factory=dict)
-    #: slug -> hashes of multiselect items known to be present (appended or asserted)
-    items: dict[str, list[str]] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"attributes": self.attributes, "items": self.items}
-
-
-#: Built once: a real earlier run's final outcome for a message. Asked once per input event, so it
-#: runs on a bare connection; an ORM session and a fresh statement each time cost 7x as much.
-_PROCESSED = (
-    select(EventRecord.id).join(Run, col(Run.id) == col(EventRecord.run_id))
-    .where(col(EventRecord.message_key) == bindparam("message_key"), col(Run.dry_run).is_(False),
-           col(EventRecord.status).in_(FINAL_STATUSES), col(Run.id) != bindparam("run_id"))
-    .limit(1)
-)
-#: Built once: one record's state, asked for each write whose record is not in memory.
 #: This run's own outcome for a message (a message repeated within one input is a duplicate).
 _IN_RUN = select(EventRecord.id).where(col(EventRecord.message_key) == bindparam("message_key"),
                                        col(EventRecord.run_id) == bindparam("run_id")).limit(1)
 
-#: Record states kept in memory at once (least recently used go first).
-STATE_CACHE = 10_000  # about 1.2 KB each: some 12 MB
-
-_STATE = select(RecordState.record_id, RecordState.attributes).where(
-    col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug"),
-    col(RecordState.match_key) == bindparam("match_key"))
-
 
 class AuditLog:
-    """One run's writer: outcomes, attempts and record state, committed in batches."""
+    """One run's writer: outcomes, attempts and record state, committed in batches.
 
-    def __init__(self, cache: Cache, run: Run, *, flush_every: int = 500, flush_seconds: float = 0.5,
-                 keep_state: bool = True) -> None:
+    Args:
+        cache: the database.
+        run: the run's row (see `start`).
+        states: the record states, whose pending changes each commit writes.
+        done_statuses: outcomes of an earlier real run that make a message a `duplicate`.
+        flush_every, flush_seconds: commit after this many outcomes or this long.
+        persist_timeout: stop the run after commits have failed for this long.
+    """
+
+    def __init__(self, cache: Cache, run: Run, states: RecordStates, *,
+                 done_statuses: Sequence[str] = FINAL_STATUSES, flush_every: int = 500,
+                 flush_seconds: float = 0.5, persist_timeout: float = PERSIST_TIMEOUT) -> None:
         self.cache = cache
         self.run = run
+        self.states = states
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
-        self.keep_state = keep_state
+        self.persist_timeout = persist_timeout
+        #: Outcomes recorded so far, committed or not (for progress).
         self.counts = dict.fromkeys(OUTCOMES, 0)
-        self.requests = 0
+        #: Outcomes and requests the database holds (for the summary).
+        self.committed = dict.fromkeys(OUTCOMES, 0)
+        self.committed_requests = 0
+        self._processed = _processed(done_statuses)
         self._events: list[dict[str, Any]] = []
         self._requests: list[dict[str, Any]] = []
-        self._dirty: dict[tuple[str, str], StateEntry] = {}
-        self._states: OrderedDict[tuple[str, str], StateEntry | None] = OrderedDict()
         self._buffered_keys: set[str] = set()
         self._last_flush = time.monotonic()
+        self._failing_since: float | None = None
+        self._gave_up: RecordingError | None = None
+        self.last_error: CacheError | None = None
 
-    @classmethod
-    def start(cls, cache: Cache, *, command: str, input: str, mapping: str, dry_run: bool, base_url: str,
-              parent_run_id: int | None = None, **kwargs: Any) -> AuditLog:
-        run = Run(command=command, started_at=utcnow(), input=input, mapping=mapping, dry_run=dry_run,
-                  base_url=base_url, parent_run_id=parent_run_id)
+    @staticmethod
+    def start_run(cache: Cache, *, command: str, input: str, mapping: str, dry_run: bool, base_url: str,
+                  parent_run_id: int | None = None) -> Run:
+        """Write the run's row (state `running`) and return it."""
+        now = utcnow()
+        run = Run(command=command, started_at=now, heartbeat_at=now, input=input, mapping=mapping,
+                  dry_run=dry_run, base_url=base_url, parent_run_id=parent_run_id)
         with cache.session() as session:
             session.add(run)
-        return cls(cache, run, keep_state=not dry_run, **kwargs)
+        return run
 
     @property
     def run_id(self) -> int:
@@ -109,57 +106,29 @@ class AuditLog:
     # -- what came before ------------------------------------------------------------------
 
     def already_processed(self, message_key: str) -> bool:
-        """Whether a real (not dry) earlier run gave this message a final outcome."""
-        return self.cache.first(_PROCESSED, {"message_key": message_key, "run_id": self.run_id}) is not None
+        """Whether a real (not dry) earlier run gave this message one of the done outcomes."""
+        return self.cache.first(self._processed, {"message_key": message_key, "run_id": self.run_id}) is not None
 
     def in_this_run(self, message_key: str) -> bool:
         """Whether this run has already recorded an outcome for this message.
 
-        Only the unflushed outcomes are held in memory (at most `flush_every`); older ones are
-        looked up by index, so a run over any number of events keeps constant memory.
+        Only the uncommitted outcomes are held in memory; older ones are looked up by index, so
+        a run over any number of events keeps constant memory.
         """
         if message_key in self._buffered_keys:
             return True
         return self.cache.first(_IN_RUN, {"message_key": message_key, "run_id": self.run_id}) is not None
 
-    def state(self, key: tuple[str, str]) -> StateEntry | None:
-        """The record state for (object, match key), from memory or the database."""
-        if key in self._states:
-            self._states.move_to_end(key)
-            return self._states[key]
-        if key in self._dirty:  # written by this run but evicted from the cache: newer than the database
-            return self._remember(key, self._dirty[key])
-        row = self.cache.first(_STATE, {"base_url": self.run.base_url, "object_slug": key[0], "match_key": key[1]})
-        entry = None
-        if row is not None:
-            data = row.attributes or {}
-            entry = StateEntry(row.record_id, dict(data.get("attributes", {})), dict(data.get("items", {})))
-        return self._remember(key, entry)
-
-    def _remember(self, key: tuple[str, str], entry: StateEntry | None) -> StateEntry | None:
-        """Cache a state, evicting the least recently used past `STATE_CACHE` (constant memory
-        for a long run, while records that come back often stay in memory)."""
-        self._states[key] = entry
-        self._states.move_to_end(key)
-        while len(self._states) > STATE_CACHE:
-            self._states.popitem(last=False)
-        return entry
-
-    def set_state(self, key: tuple[str, str], entry: StateEntry) -> None:
-        self._remember(key, entry)
-        if self.keep_state:
-            self._dirty[key] = entry
-
     # -- what happens now ------------------------------------------------------------------
 
     def attempt(self, row: dict[str, Any]) -> None:
-        self.requests += 1
         self._requests.append({"run_id": self.run_id, **row})
 
     def event(self, *, status: str, line: int, message_key: str, message_id: str | None = None,
               event_type: str | None = None, user_id: str | None = None, email: str | None = None,
               reason: str = "", problems: Any = None, writes: Any = None, raw: str | None = None,
               seconds: float = 0.0) -> None:
+        """Buffer one outcome; commits when the buffer is full or old enough."""
         self.counts[status] += 1
         self._buffered_keys.add(message_key)
         self._events.append({
@@ -170,42 +139,116 @@ class AuditLog:
         if len(self._events) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
-    def flush(self) -> None:
-        """Commit buffered events, attempts and state, and the run's counts, in one transaction."""
-        events, requests, dirty = self._events, self._requests, self._dirty
-        self._events, self._requests, self._dirty = [], [], {}
-        self._buffered_keys = set()
+    def flush(self) -> bool:
+        """Try to commit what is buffered; True when it is committed.
+
+        A failed commit keeps the buffers for the next try.
+
+        Raises:
+            RecordingError: commits have failed for `persist_timeout` seconds.
+        """
+        if self._gave_up is not None:
+            raise self._gave_up  # once stopped, no event waits out another busy timeout
         self._last_flush = time.monotonic()
+        try:
+            self._commit()
+        except CacheError as exc:
+            self.last_error = exc
+            now = time.monotonic()
+            self._failing_since = self._failing_since or now
+            if now - self._failing_since >= self.persist_timeout:
+                self._give_up(exc)
+            return False
+        self._failing_since = None
+        return True
+
+    def flush_until_committed(self, *, pause: float = 0.5) -> None:
+        """Commit what is buffered, trying again until `persist_timeout` has passed.
+
+        Raises:
+            RecordingError: it could not be committed in time.
+        """
+        while not self.flush():
+            time.sleep(pause)
+
+    def _give_up(self, exc: CacheError) -> None:
+        lines = sorted(event["line"] for event in self._events)
+        shown = ", ".join(map(str, lines[:10])) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+        self._gave_up = RecordingError(
+            f"run {self.run_id} stopped: for {self.persist_timeout:.0f}s the database could not record "
+            f"outcomes ({exc}). {len(lines)} outcomes are not recorded" + (f" (lines {shown})" if lines else "")
+            + "; running the same command again sends those events again.", lines)
+        raise self._gave_up from exc
+
+    def _commit(self) -> None:
+        """Write the buffers, the pending record states and the run's counts in one transaction;
+        the buffers are emptied only once it has committed."""
+        events, requests, states = self._events, self._requests, self.states.pending()
+        counts = dict(self.committed)
+        for row in events:
+            counts[row["status"]] += 1
         now = utcnow()
         with self.cache.session() as session:
             if events:
                 session.execute(insert(EventRecord), events)
             if requests:
                 session.execute(insert(RequestRecord), requests)
-            for (obj, key), entry in dirty.items():
-                self._upsert_state(session, obj, key, entry, now)
+            for key, entry in states.items():
+                _upsert_state(session, self.states.base_url, key, entry, now)
             session.execute(update(Run).where(col(Run.id) == self.run_id)
-                            .values(events=sum(self.counts.values()), requests=self.requests, **self.counts))
+                            .values(events=sum(counts.values()), requests=self.committed_requests + len(requests),
+                                    heartbeat_at=now, **counts))
+        self.committed = counts
+        self.committed_requests += len(requests)
+        self.states.committed(states)
+        self._events, self._requests, self._buffered_keys = [], [], set()
 
-    def _upsert_state(self, session: Any, obj: str, key: str, entry: StateEntry, now: datetime) -> None:
-        row = session.get(RecordState, (self.run.base_url, obj, key))
-        if row is None:
-            session.add(RecordState(base_url=self.run.base_url, object_slug=obj, match_key=key,
-                                    record_id=entry.record_id, attributes=entry.as_json(), updated_at=now))
-        else:
-            row.record_id = entry.record_id
-            row.attributes = entry.as_json()
-            row.updated_at = now
+    def unrecorded_lines(self) -> list[int]:
+        """Lines whose outcomes are buffered but not committed."""
+        return sorted(event["line"] for event in self._events)
+
+    def heartbeat(self) -> None:
+        """Note that the run is alive (a stale heartbeat shows a killed run as interrupted)."""
+        with self.cache.session() as session:
+            session.execute(update(Run).where(col(Run.id) == self.run_id).values(heartbeat_at=utcnow()))
 
     def finish(self, state: str = "finished") -> Run:
-        self.flush()
-        with self.cache.session() as session:
-            run = session.get(Run, self.run_id)
-            assert run is not None
-            run.finished_at = utcnow()
-            run.state = state
-            self.run = run
+        """Commit what is left and close the run's row with `state`.
+
+        Raises:
+            RecordingError: what is left could not be committed (the row says `failed`).
+        """
+        try:
+            self.flush_until_committed()
+        except RecordingError:
+            self.close("failed")
+            raise
+        return self.close(state)
+
+    def close(self, state: str) -> Run:
+        """Close the run's row with `state` without committing anything more."""
+        try:
+            with self.cache.session() as session:
+                run = session.get(Run, self.run_id)
+                assert run is not None
+                run.finished_at = utcnow()
+                run.state = state
+                self.run = run
+        except CacheError:
+            pass  # the row stays `running`; its stale heartbeat shows it as interrupted
         return self.run
+
+
+def _upsert_state(session: Session, base_url: str, key: StateKey, entry: StateEntry, now: datetime) -> None:
+    obj, match = key
+    row = session.get(RecordState, (base_url, obj, match))
+    if row is None:
+        session.add(RecordState(base_url=base_url, object_slug=obj, match_key=match,
+                                record_id=entry.record_id, attributes=entry.as_json(), updated_at=now))
+    else:
+        row.record_id = entry.record_id
+        row.attributes = entry.as_json()
+        row.updated_at = now
 
 
 def first_problems(cache: Cache, run_id: int, limit: int = 5) -> list[tuple[int, str, str]]:

@@ -16,7 +16,7 @@ from rich.console import Console
 from .cache import Cache, open_cache
 from .client import AttioClient
 from .config import Settings
-from .errors import AttioSyncError, AuthError, RetryableApiError, TransportError
+from .errors import AttioSyncError, AuthError, LeaseHeldError, RetryableApiError, TransportError
 
 __all__ = ["Cli", "connection_options", "console", "explain", "load_settings", "make_client",
            "open_settings_cache", "run"]
@@ -49,6 +49,8 @@ def explain(exc: AttioSyncError, settings: Settings | None = None) -> str:
         return (f"the API key may not do {exc.method} {exc.path} ({exc.status} {exc.code}: {exc.message}). "
                 "Give the key the scopes record_permission:read-write, object_configuration:read "
                 "and user_management:read in Attio under Workspace settings > Developers.")
+    if isinstance(exc, LeaseHeldError):
+        return f"{exc} Wait for it to finish, or pass --wait SECONDS to wait longer."
     if isinstance(exc, RetryableApiError):
         return (f"Attio did not answer successfully ({exc}) after retrying; it may be down or "
                 "rate-limiting. Try again later.")

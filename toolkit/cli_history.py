@@ -53,6 +53,7 @@ from .history import (
 )
 from .mapping import default_mapping, load_mapping
 from .rerun import RETRYABLE, RetryResult, retry_run
+from .sync import DEFAULT_LEASE_WAIT
 
 __all__ = ["demo_command", "history", "retry_command"]
 
@@ -446,12 +447,14 @@ def history_prune(ctx: click.Context, /, older_than: str, dry_run: bool, databas
 @click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per request [default 5].")
 @click.option("--write-rate", type=click.FloatRange(min=0, min_open=True), help="Writes per second [default 25].")
 @click.option("--no-check", is_flag=True, help="Start even when the pre-flight check finds errors.")
+@click.option("--wait", "lease_wait", type=click.FloatRange(min=0), default=DEFAULT_LEASE_WAIT, show_default=True,
+              metavar="SECONDS", help="How long to wait for another run sending to the same workspace.")
 @_json_option
 @connection_options
 @click.pass_context
 def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path: str | None, dry_run: bool,
                   concurrency: int, max_attempts: int | None, write_rate: float | None, no_check: bool,
-                  as_json: bool, **options: Any) -> None:
+                  lease_wait: float, as_json: bool, **options: Any) -> None:
     """Send RUN's failed events again (and with --status, its rejected or invalid ones), from
     the input the run stored, as a new run linked to it.
 
@@ -486,7 +489,8 @@ def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path:
                                    base_url=settings.base_url, concurrency=concurrency)
         async with make_client(ctx, settings) as client:
             return await retry_run(cache, run_id, schema=schema, mapping=mapping, client=client,
-                                   statuses=statuses, base_url=settings.base_url, concurrency=concurrency)
+                                   statuses=statuses, base_url=settings.base_url, concurrency=concurrency,
+                                   lease_wait=lease_wait)
 
     result = asyncio.run(go())
     if as_json:

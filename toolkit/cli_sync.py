@@ -1,4 +1,4 @@
-"""`attio-sync sync`: the command around `toolkit.sync.Syncer` (options, progress, summary)."""
+"""`attio-sync sync`: the command around `toolkit.sync.run_sync` (options, progress, summary)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .audit import OUTCOMES, AuditLog, first_problems
+from .audit import OUTCOMES, first_problems
+from .cache import Cache, utcnow
 from .cli_common import connection_options, console, load_settings, make_client, open_settings_cache
 from .config import Settings
 from .errors import ConfigError
-from .events import read_events
+from .events import DEFAULT_MAX_LINE_BYTES, read_events
+from .lease import LeaseOwner
 from .mapping import Mapping, default_mapping, load_mapping
 from .preflight import check_mapping
 from .schema import WorkspaceSchema
-from .sync import SyncResult, Syncer
+from .sync import DEFAULT_LEASE_WAIT, SyncResult, run_sync
 
 __all__ = ["sync_command"]
 
@@ -80,17 +82,24 @@ def preflight(mapping: Mapping, schema: WorkspaceSchema, settings: Settings, ctx
 @click.option("--fail-on", default=DEFAULT_FAIL_ON, show_default=True, metavar="STATUSES",
               help="Outcomes that make the exit status 1 (comma-separated).")
 @click.option("--no-check", is_flag=True, help="Start even when the pre-flight check finds errors.")
+@click.option("--wait", "lease_wait", type=click.FloatRange(min=0), default=DEFAULT_LEASE_WAIT, show_default=True,
+              metavar="SECONDS", help="How long to wait for another run sending to the same workspace from this "
+              "database before refusing.")
+@click.option("--max-line-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_LINE_BYTES, show_default=True,
+              help="A longer input line (or array item) is invalid, and never held whole in memory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @connection_options
 @click.pass_context
 def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, dry_run: bool,
                  write_rate: float | None, read_rate: float | None, concurrency: int, max_attempts: int | None,
-                 fail_on: str, no_check: bool, as_json: bool, **options: Any) -> None:
+                 fail_on: str, no_check: bool, lease_wait: float, max_line_bytes: int, as_json: bool,
+                 **options: Any) -> None:
     """Sync EVENTS (JSON lines, a JSON array, or - for stdin) into Attio.
 
     Every event ends in one outcome, recorded in the database: synced, unchanged, invalid,
     rejected, failed or duplicate. Running the same input again finishes an interrupted run
-    and sends nothing twice.
+    and sends nothing twice. One run at a time sends to a workspace from one database: another
+    waits for it (--wait), then refuses.
 
     \b
     Examples:
@@ -113,15 +122,13 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
         settings.require_key()
 
     with _open_events(events) as (stream, lines):
-        audit = AuditLog.start(cache, command="sync", input=events, mapping=mapping.label, dry_run=dry_run,
-                               base_url=settings.base_url)
         show_progress = not as_json and console().is_terminal
+        run = _Run(ctx, settings, cache, schema, mapping, events, dry_run, concurrency, lease_wait, max_line_bytes)
         try:
-            result = asyncio.run(_run(ctx, settings, schema, mapping, audit, stream, lines, dry_run, concurrency,
-                                      show_progress))
+            result = asyncio.run(run.go(stream, lines, show_progress))
         except KeyboardInterrupt:
             raise click.ClickException(
-                f"interrupted: run {audit.run_id} stopped. Events finished so far are recorded; those in flight "
+                f"interrupted: {run.describe()} stopped. Events finished so far are recorded; those in flight "
                 f"were not and will be sent again. Run the same command again to finish.") from None
 
     if as_json:
@@ -132,28 +139,53 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
         ctx.exit(1)
 
 
-async def _run(ctx: click.Context, settings: Settings, schema: WorkspaceSchema, mapping: Mapping, audit: AuditLog,
-               stream: IO[bytes], lines: int | None, dry_run: bool, concurrency: int, show_progress: bool) -> SyncResult:
-    progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                        TextColumn("{task.fields[done]} events, {task.fields[rate]:.0f}/s, {task.fields[counts]}"),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console(),
-                        disable=not show_progress)
-    task = progress.add_task("syncing" if not dry_run else "dry run", total=lines, counts="", done=0, rate=0.0)
-    started = time.monotonic()
+class _Run:
+    """One `sync` command's run: its settings, its progress display, and `run_sync` under them."""
 
-    def on_progress(counts: dict[str, int]) -> None:
-        done = sum(counts.values())
-        shown = " ".join(f"{k} {v}" for k, v in counts.items() if v)
-        progress.update(task, completed=done, counts=shown, done=done,
-                        rate=done / max(time.monotonic() - started, 1e-6))
+    def __init__(self, ctx: click.Context, settings: Settings, cache: Cache, schema: WorkspaceSchema,
+                 mapping: Mapping, source: str, dry_run: bool, concurrency: int, lease_wait: float,
+                 max_line_bytes: int) -> None:
+        self.ctx, self.settings, self.cache, self.schema, self.mapping = ctx, settings, cache, schema, mapping
+        self.source, self.dry_run, self.concurrency = source, dry_run, concurrency
+        self.lease_wait, self.max_line_bytes = lease_wait, max_line_bytes
+        self.run_id: int | None = None
 
-    with progress:
-        if dry_run:
-            return await Syncer(schema, mapping, audit, concurrency=concurrency,
-                                on_progress=on_progress).run(read_events(stream))
-        async with make_client(ctx, settings) as client:
-            return await Syncer(schema, mapping, audit, client=client, concurrency=concurrency,
-                                on_progress=on_progress).run(read_events(stream))
+    def describe(self) -> str:
+        """The run, as the interrupted message names it."""
+        return f"run {self.run_id}" if self.run_id is not None else "the run"
+
+    def started(self, run_id: int) -> None:
+        self.run_id = run_id
+
+    def waiting(self, owner: LeaseOwner) -> None:
+        click.echo(f"waiting up to {self.lease_wait:.0f}s (--wait) for {owner.describe(utcnow())}, which is "
+                   "sending to this workspace from this database", err=True)
+
+    async def go(self, stream: IO[bytes], lines: int | None, show_progress: bool) -> SyncResult:
+        progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                            TextColumn("{task.fields[done]} events, {task.fields[rate]:.0f}/s, {task.fields[counts]}"),
+                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console(),
+                            disable=not show_progress)
+        task = progress.add_task("syncing" if not self.dry_run else "dry run", total=lines, counts="", done=0,
+                                 rate=0.0)
+        started = time.monotonic()
+
+        def on_progress(counts: dict[str, int]) -> None:
+            done = sum(counts.values())
+            shown = " ".join(f"{k} {v}" for k, v in counts.items() if v)
+            progress.update(task, completed=done, counts=shown, done=done,
+                            rate=done / max(time.monotonic() - started, 1e-6))
+
+        events = read_events(stream, max_line_bytes=self.max_line_bytes)
+        options: dict[str, Any] = {"command": "sync", "input": self.source, "base_url": self.settings.base_url,
+                                   "concurrency": self.concurrency, "lease_wait": self.lease_wait,
+                                   "on_wait": self.waiting, "on_start": self.started,
+                                   "on_progress": on_progress}
+        with progress:
+            if self.dry_run:
+                return await run_sync(self.cache, self.schema, self.mapping, events, **options)
+            async with make_client(self.ctx, self.settings) as client:
+                return await run_sync(self.cache, self.schema, self.mapping, events, client=client, **options)
 
 
 def _print_summary(result: SyncResult, problems: list[tuple[int, str, str]]) -> None:

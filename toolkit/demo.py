@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .audit import AuditLog
 from .cache import Cache, open_cache
 from .client import AttioClient
 from .errors import ConfigError
@@ -35,7 +34,7 @@ from .sandbox import (
     create_app,
     load_seed_file,
 )
-from .sync import Syncer, SyncResult
+from .sync import SyncResult, run_sync
 
 __all__ = ["DEMO_BASE_URL", "DemoFiles", "DemoResult", "find_examples", "run_demo"]
 
@@ -159,11 +158,9 @@ async def _demo(cache: Cache, files: DemoFiles, mapping: Mapping, trace_message:
         if errors:
             raise ConfigError([f"{files.mapping} does not fit the sandbox's schema: "
                                + "; ".join(f"{f.action}: {f.field}: {f.message}" for f in errors)])
-        audit = AuditLog.start(cache, command="sync", input=str(files.events), mapping=mapping.label,
-                               dry_run=False, base_url=DEMO_BASE_URL)
         data = files.events.read_bytes()
-        synced = await Syncer(pulled.schema, mapping, audit, client=client,
-                              concurrency=concurrency).run(read_events(io.BytesIO(data)))
+        synced = await run_sync(cache, pulled.schema, mapping, read_events(io.BytesIO(data)), client=client,
+                                input=str(files.events), concurrency=concurrency)
         step("sync", synced)
     summary = run_summary(cache, synced.run_id)
     step("summary", summary)

@@ -5,7 +5,11 @@ AttioSyncError                    root: catch this to catch everything of ours
 ├── ConfigError                   fix the settings (flag, env var) and run again
 │   └── MappingError              fix the mapping file: every problem has its file, line and key
 ├── CacheError                    the local database could not be read or written
-│   └── MigrationError            ...or could not be brought to the current schema
+│   ├── MigrationError            ...or could not be brought to the current schema
+│   └── RecordingError            a run stopped: outcomes could not be committed (lists them)
+├── LeaseError                    another run sends to the workspace from this database
+│   ├── LeaseHeldError            ...and did not stop within the wait (carries its `owner`)
+│   └── LeaseLostError            ...took this run's lease over after its heartbeat went stale
 ├── SchemaError                   the cached workspace schema is missing or cannot serve
 ├── InvalidInputError             this input is wrong; skip it, report it, go on
 └── ApiError                      Attio (or the way to it) answered with a failure
@@ -42,7 +46,11 @@ __all__ = [
     "ConfigError",
     "MappingError",
     "MappingProblem",
+    "LeaseError",
+    "LeaseHeldError",
+    "LeaseLostError",
     "MigrationError",
+    "RecordingError",
     "SchemaError",
     # input
     "InvalidInputError",
@@ -104,6 +112,33 @@ class CacheError(AttioSyncError):
 
 class MigrationError(CacheError):
     """The database could not be upgraded to the schema this version of attio-sync needs."""
+
+
+class RecordingError(CacheError):
+    """The database refused to commit outcomes for longer than the run would wait: the run stops.
+
+    `lines` are the input lines whose outcomes are not recorded; a later run sends them again.
+    """
+
+    def __init__(self, message: str, lines: Sequence[int]) -> None:
+        self.lines = list(lines)
+        super().__init__(message)
+
+
+class LeaseError(AttioSyncError):
+    """Another run holds the send lease of this workspace in this database."""
+
+
+class LeaseHeldError(LeaseError):
+    """Another run holds the lease and did not let go within the wait; `owner` says who."""
+
+    def __init__(self, message: str, owner: Any) -> None:
+        super().__init__(message)
+        self.owner = owner
+
+
+class LeaseLostError(LeaseError):
+    """This run's lease was taken over (its heartbeat had gone stale): it stopped sending."""
 
 
 class SchemaError(AttioSyncError):

@@ -22,6 +22,11 @@ __all__ = [
     "CachedOption",
     "CachedStatus",
     "CachedWorkspace",
+    "EventRecord",
+    "Lease",
+    "RecordState",
+    "RequestRecord",
+    "Run",
     "SchemaPull",
 ]
 
@@ -158,7 +163,8 @@ class Run(SQLModel, table=True):
     command: str = "sync"
     started_at: datetime
     finished_at: datetime | None = None
-    state: str = "running"  # running, finished, interrupted
+    state: str = "running"  # running, finished, interrupted, failed
+    heartbeat_at: datetime | None = None  # renewed while the run goes on; stale means it was killed
     input: str = ""
     mapping: str = ""
     dry_run: bool = False
@@ -230,3 +236,15 @@ class RecordState(SQLModel, table=True):
     record_id: str | None = None
     attributes: Any | None = Field(default=None, sa_column=Column(JSON))  # slug -> [hash, event time]
     updated_at: datetime
+
+
+class Lease(SQLModel, table=True):
+    """Who may send to one Attio workspace from this database, renewed by a heartbeat."""
+
+    __tablename__ = "lease"
+
+    name: str = Field(primary_key=True)  # "send <base url> <workspace id>"
+    holder: str  # "<host>:<pid>:<random>", unique per process and run
+    run_id: int | None = None
+    acquired_at: datetime
+    heartbeat_at: datetime

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from .audit import AuditLog
 from .cache import Cache
 from .client import AttioClient
 from .errors import ConfigError
@@ -28,7 +27,7 @@ from .history import get_run
 from .mapping import Mapping
 from .models import EventRecord, Run
 from .schema import WorkspaceSchema
-from .sync import Syncer, SyncResult
+from .sync import DEFAULT_LEASE_WAIT, SyncResult, run_sync
 
 __all__ = ["RETRYABLE", "RetryPlan", "RetryResult", "plan_retry", "retry_run"]
 
@@ -118,21 +117,9 @@ def _input_event(row: EventRecord) -> InputEvent:
     return replace(item, line=row.line, raw=raw)
 
 
-class _RetryAudit(AuditLog):
-    """The retry's audit log: a message counts as processed only when some run got it through.
-
-    A plain sync treats rejected and invalid as final (a re-run of the same input must not
-    re-send them); a retry exists to re-send exactly those, so only `synced` or `unchanged`
-    elsewhere makes one a duplicate.
-    """
-
-    def already_processed(self, message_key: str) -> bool:
-        return bool(_done_elsewhere(self.cache, [message_key], self.run_id))
-
-
 async def retry_run(cache: Cache, run_id: int, *, schema: WorkspaceSchema, mapping: Mapping,
                     client: AttioClient | None, statuses: tuple[str, ...] = ("failed",), base_url: str | None = None,
-                    concurrency: int = 16,
+                    concurrency: int = 16, lease_wait: float = DEFAULT_LEASE_WAIT,
                     on_progress: Callable[[dict[str, int]], None] | None = None) -> RetryResult:
     """Send again the events of `run_id` that ended in one of `statuses`, as a new run.
 
@@ -146,6 +133,7 @@ async def retry_run(cache: Cache, run_id: int, *, schema: WorkspaceSchema, mappi
         base_url: the Attio origin written to (the record state is kept per origin); by
             default the first run's.
         concurrency: events in flight at once.
+        lease_wait: how long to wait for another run sending to the workspace.
         on_progress: called after each event with the counts so far.
 
     Returns:
@@ -158,11 +146,14 @@ async def retry_run(cache: Cache, run_id: int, *, schema: WorkspaceSchema, mappi
     if not plan.events:
         return RetryResult(plan, None)
     parent = get_run(cache, run_id)
-    audit = _RetryAudit.start(cache, command="retry", input=parent.input, mapping=mapping.label,
-                              dry_run=client is None, base_url=base_url or _base_url(cache, run_id),
-                              parent_run_id=run_id)
-    syncer = Syncer(schema, mapping, audit, client=client, concurrency=concurrency, on_progress=on_progress)
-    return RetryResult(plan, await syncer.run(plan.events))
+    # A plain sync treats rejected and invalid as final (a re-run of the same input must not
+    # re-send them); a retry exists to re-send exactly those, so only an event some other run got
+    # through (synced or unchanged) is a duplicate here.
+    result = await run_sync(cache, schema, mapping, plan.events, client=client, command="retry",
+                            input=parent.input, base_url=base_url or _base_url(cache, run_id), parent_run_id=run_id,
+                            done_statuses=_DONE, concurrency=concurrency, lease_wait=lease_wait,
+                            on_progress=on_progress)
+    return RetryResult(plan, result)
 
 
 def _base_url(cache: Cache, run_id: int) -> str:

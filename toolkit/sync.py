@@ -1,37 +1,166 @@
-"""`sync`: stream events, plan and validate each, send what is new, record every outcome.
+"""The sync engine: every run (`sync`, `retry`, the demo, benches, tests) goes through `run_sync`.
 
-Per event (in input order as far as records are shared, concurrently otherwise):
+An event flows one way:
 
-1. a line that is not a JSON object or has no `type` is `invalid` with its line number;
-2. a message already given a final outcome by an earlier run is a `duplicate`;
-3. no action taking its type, or any value failing its attribute type: `invalid`, every
-   problem listed, nothing sent;
-4. otherwise its writes go out in order, each trimmed by the record state to what Attio does
-   not have yet; nothing left to send makes it `unchanged`, else `synced`, `rejected` (Attio
-   refused) or `failed` (retryable failures outlasted the budget).
+    read -> triage -> plan -> diff against the record state -> send -> record
 
-Events that touch the same record (or refer to it) wait for the earlier ones; others do not.
+1. **read**: `toolkit.events` turns each input line into an `InputEvent` (a line that is not a
+   JSON object, too long, or holds what cannot be stored comes with its problem);
+2. **triage**: a line with a problem is `invalid`; a message that an earlier real run gave a
+   done outcome (or this run already saw) is a `duplicate`;
+3. **plan** (pure, `toolkit.plan`): the mapping's writes, every value checked against its
+   attribute type; no action, or any problem, makes it `invalid`, nothing sent;
+4. **diff** (pure, `toolkit.state.diff_write`): each write trimmed to what Attio does not have
+   yet, and to what no newer event has set;
+5. **send**: the writes in order; the record state notes what each request did (or may have
+   done) as soon as it answers, so a write that partly succeeded leaves the state of what did;
+6. **record** (`toolkit.audit`): one outcome per line, committed with the record state.
+
+Events that touch the same record (or refer to it) wait for the earlier ones; others go
+concurrently. A run that sends holds the workspace's send lease (`toolkit.lease`) from before
+it reads the first event to after it records the last; a dry run (no client) takes no lease,
+sends nothing and keeps its record state in memory only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .audit import OUTCOMES, AuditLog, StateEntry, value_hash
-from .client import AttioClient, Attempt
-from .errors import ApiError, FatalApiError, RetryableApiError
+from .audit import FINAL_STATUSES, PERSIST_TIMEOUT, AuditLog
+from .cache import Cache
+from .client import Attempt, AttioClient, report_attempts_to
+from .errors import ApiError, CacheError, FatalApiError, LeaseLostError, RecordingError, RetryableApiError
 from .events import InputEvent
+from .heartbeat import HEARTBEAT_SECONDS
+from .lease import LeaseOwner, SendLease, lease_name
 from .mapping import Mapping
-from .plan import LOOKUP_ATTRIBUTES, EventPlan, FromWrite, Lookup, Write, plan_event
+from .plan import EventPlan, FromWrite, Lookup, Write, plan_event
 from .schema import WorkspaceSchema
+from .state import RecordStates, after_write, diff_write
 
-__all__ = ["SyncResult", "Syncer"]
+__all__ = ["DEFAULT_LEASE_WAIT", "SyncResult", "run_sync"]
+
+#: How long a run waits by default for another run's send lease before refusing.
+DEFAULT_LEASE_WAIT = 10.0
+
+
+@dataclass
+class SyncResult:
+    """What a run did, as committed to the database: a count per outcome, requests sent."""
+
+    run_id: int
+    counts: dict[str, int]
+    requests: int
+    seconds: float
+    dry_run: bool
+    would_write: int = 0
+    interrupted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, **self.counts, "events": sum(self.counts.values()),
+                "requests": self.requests, "seconds": round(self.seconds, 3), "dry_run": self.dry_run,
+                "sent": 0 if self.dry_run else self.requests, "would_write": self.would_write,
+                "interrupted": self.interrupted}
+
+
+async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: Mapping, events: Iterable[InputEvent], *,
+                   client: AttioClient | None = None, command: str = "sync", input: str = "",
+                   base_url: str = "", parent_run_id: int | None = None,
+                   done_statuses: Sequence[str] = FINAL_STATUSES, concurrency: int = 16,
+                   lease_wait: float = DEFAULT_LEASE_WAIT, on_wait: Callable[[LeaseOwner], None] | None = None,
+                   on_start: Callable[[int], None] | None = None,
+                   on_progress: Callable[[dict[str, int]], None] | None = None, flush_every: int = 500,
+                   flush_seconds: float = 0.5, persist_timeout: float = PERSIST_TIMEOUT) -> SyncResult:
+    """Run `events` through `mapping` into Attio as one recorded run; the one way to sync.
+
+    With a `client` the run is real: it takes the workspace's send lease (waiting up to
+    `lease_wait` seconds, telling `on_wait` for whom), sends, and keeps the record state. Without
+    one it is a dry run: nothing is sent and no state is kept.
+
+    Args:
+        cache: the database (audit log, record state, lease).
+        schema: the cached workspace schema.
+        mapping: which events become which records.
+        events: the input, read lazily (only once the lease is held).
+        client: the Attio client, or None for a dry run.
+        command, input, parent_run_id: what the run's row says it was.
+        base_url: the Attio origin of a dry run (a real run's is its client's).
+        done_statuses: earlier outcomes that make a message a duplicate (a retry re-sends
+            rejected and invalid events, so for it only synced and unchanged are done).
+        concurrency: events in flight at once.
+        on_start: called with the run's id once its row is written.
+        on_progress: called after each outcome with the counts so far.
+        flush_every, flush_seconds, persist_timeout: see `toolkit.audit.AuditLog`.
+
+    Raises:
+        LeaseHeldError: another run is sending to the workspace and did not stop within `lease_wait`.
+        LeaseLostError: the lease was taken over mid-run (the run stopped sending).
+        RecordingError: the database refused outcomes for `persist_timeout` seconds.
+    """
+    dry_run = client is None
+    origin = client.base_url if client is not None else base_url
+    lease = None if dry_run else SendLease(cache, lease_name(origin, schema.workspace.workspace_id))
+    if lease is not None:
+        await lease.acquire(wait=lease_wait, on_wait=on_wait)
+    try:
+        run = AuditLog.start_run(cache, command=command, input=input, mapping=mapping.label, dry_run=dry_run,
+                                 base_url=origin, parent_run_id=parent_run_id)
+        if on_start is not None:
+            on_start(run.id or 0)
+        states = RecordStates(cache, origin, persist=not dry_run)
+        audit = AuditLog(cache, run, states, done_statuses=done_statuses, flush_every=flush_every,
+                         flush_seconds=flush_seconds, persist_timeout=persist_timeout)
+        engine = _Engine(schema, mapping, audit, states, client, concurrency, on_progress)
+        async with _heartbeat(audit, lease):
+            with report_attempts_to(engine.record_attempt):
+                return await engine.run(events)
+    finally:
+        if lease is not None:
+            lease.release()
+
+
+@contextlib.asynccontextmanager
+async def _heartbeat(audit: AuditLog, lease: SendLease | None) -> AsyncIterator[None]:
+    """Renew the run's heartbeat (and lease) while the block runs; a lost lease stops it."""
+    if lease is not None:
+        lease.renew(audit.run_id)
+    main = asyncio.current_task()
+    lost: list[LeaseLostError] = []
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                if lease is not None:
+                    lease.renew()
+                audit.heartbeat()
+            except CacheError:
+                continue  # a busy database: the next beat tries again, well within the expiry
+            except LeaseLostError as exc:
+                lost.append(exc)
+                if main is not None:
+                    main.cancel()
+                return
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    except asyncio.CancelledError:
+        if lost:
+            raise lost[0] from None
+        raise
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
 
 @dataclass
 class _EventAttempts:
@@ -54,25 +183,6 @@ class _Rejected(Exception):
 
 
 @dataclass
-class SyncResult:
-    """What a run did: its id, a count per outcome, requests sent, and whether it was a dry run."""
-
-    run_id: int
-    counts: dict[str, int]
-    requests: int
-    seconds: float
-    dry_run: bool
-    would_write: int = 0
-    interrupted: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, **self.counts, "events": sum(self.counts.values()),
-                "requests": self.requests, "seconds": round(self.seconds, 3), "dry_run": self.dry_run,
-                "sent": 0 if self.dry_run else self.requests, "would_write": self.would_write,
-                "interrupted": self.interrupted}
-
-
-@dataclass
 class _Outcome:
     status: str
     reason: str = ""
@@ -80,24 +190,16 @@ class _Outcome:
     writes: list[dict[str, Any]] = field(default_factory=list)
 
 
-class Syncer:
-    """Runs events through a mapping into Attio (or, with no client, rehearses: a dry run).
+class _Engine:
+    """One run's event loop: triage, plan, diff, send and record each event (see the module)."""
 
-    Args:
-        schema: the cached workspace schema.
-        mapping: which events become which records.
-        audit: the run's audit log (and record state).
-        client: the Attio client; None for a dry run, which sends nothing.
-        concurrency: events in flight at once.
-        on_progress: called after each event with the counts so far.
-    """
-
-    def __init__(self, schema: WorkspaceSchema, mapping: Mapping, audit: AuditLog, *,
-                 client: AttioClient | None = None, concurrency: int = 16,
-                 on_progress: Callable[[dict[str, int]], None] | None = None) -> None:
+    def __init__(self, schema: WorkspaceSchema, mapping: Mapping, audit: AuditLog, states: RecordStates,
+                 client: AttioClient | None, concurrency: int,
+                 on_progress: Callable[[dict[str, int]], None] | None) -> None:
         self.schema = schema
         self.mapping = mapping
         self.audit = audit
+        self.states = states
         self.client = client
         self.concurrency = max(1, concurrency)
         self.on_progress = on_progress
@@ -105,14 +207,14 @@ class Syncer:
         #: Messages planned but not yet recorded (at most `concurrency` plus one): a repeat of
         #: one of these is a duplicate too. Recorded ones are asked of the audit log.
         self._active: set[str] = set()
-        if client is not None:
-            client.on_attempt = self._record_attempt
+        #: The first exception an event task raised: the run stops reading and re-raises it.
+        self._crash: BaseException | None = None
 
     @property
     def dry_run(self) -> bool:
         return self.client is None
 
-    def _record_attempt(self, attempt: Attempt) -> None:
+    def record_attempt(self, attempt: Attempt) -> None:
         current = _current_event.get()
         row = {
             "message_key": current.message_key if current else None, "method": attempt.method, "path": attempt.path,
@@ -129,14 +231,23 @@ class Syncer:
     # -- the run -----------------------------------------------------------------------------
 
     async def run(self, events: Iterable[InputEvent]) -> SyncResult:
-        """Process every event; returns when all are recorded (or re-raises a cancellation)."""
+        """Process every event; returns when all are recorded (or re-raises what stopped it)."""
         started = time.monotonic()
         slots = asyncio.Semaphore(self.concurrency)
         tails: dict[tuple[str, str], asyncio.Future[None]] = {}
         tasks: set[asyncio.Task[None]] = set()
-        interrupted = False
+
+        def settled(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            slots.release()
+            if not task.cancelled() and task.exception() is not None and self._crash is None:
+                self._crash = task.exception()
+
+        state, unrecordable = "failed", False
         try:
             for item in events:
+                if self._crash is not None:
+                    break
                 plan = self._triage(item)
                 if plan is None:
                     continue
@@ -147,29 +258,36 @@ class Syncer:
                     tails[key] = done
                 await slots.acquire()
                 task = asyncio.create_task(self._one(item, plan, before, done, keys, tails))
-                task.add_done_callback(tasks.discard)
-                task.add_done_callback(lambda _: slots.release())
+                task.add_done_callback(settled)
                 tasks.add(task)
             if tasks:
-                await asyncio.gather(*tasks)
+                await asyncio.gather(*tasks, return_exceptions=True)
+            if self._crash is not None:
+                raise self._crash
+            state = "finished"
         except asyncio.CancelledError:
-            interrupted = True
+            state = "interrupted"
             for task in tasks:
                 task.cancel()
             raise
+        except RecordingError:
+            unrecordable = True
+            raise
         finally:
-            run = self.audit.finish("interrupted" if interrupted else "finished")
-        return SyncResult(run_id=self.audit.run_id, counts=dict(self.audit.counts), requests=self.audit.requests,
-                          seconds=time.monotonic() - started, dry_run=self.dry_run,
-                          would_write=self.would_write, interrupted=run.state == "interrupted")
+            # Outcomes that could not be committed are not tried again: the row says `failed`.
+            run = self.audit.close("failed") if unrecordable else self.audit.finish(state)
+        return SyncResult(run_id=self.audit.run_id, counts=dict(self.audit.committed),
+                          requests=self.audit.committed_requests, seconds=time.monotonic() - started,
+                          dry_run=self.dry_run, would_write=self.would_write,
+                          interrupted=run.state == "interrupted")
 
     def _triage(self, item: InputEvent) -> EventPlan | None:
         """Settle what needs no request (bad lines, duplicates, invalid values); else the plan."""
         key = item.message_key
         common = {"line": item.line, "message_key": key, "message_id": item.message_id}
         if item.problem is not None or item.event is None:
-            self._finish(status="invalid", reason=f"line {item.line}: {item.problem}", raw=item.raw[:10_000],
-                         problems=[{"field": "(line)", "reason": item.problem}], **common)
+            problem = {"field": "(line)", "reason": item.problem, "bytes": item.size}  # raw is cut to RAW_LIMIT
+            self._finish(status="invalid", reason=str(item.problem), raw=item.raw, problems=[problem], **common)
             return None
         event = item.event
         who = _who(event)
@@ -244,68 +362,52 @@ class Syncer:
 
     async def _send_write(self, write: Write, record_ids: dict[int, str | None],
                           when: datetime | None) -> dict[str, Any]:
-        values = {slug: [await self._resolve(item, record_ids) for item in forms] for slug, forms in write.values.items()}
-        appends = {slug: [await self._resolve(item, record_ids) for item in forms] for slug, forms in write.appends.items()}
+        """Send what one write still needs, noting in the record state what each request did."""
+        values = await self._resolve_all(write.values, record_ids)
+        appends = await self._resolve_all(write.appends, record_ids)
         key = write.key
-        entry = self.audit.state(key) or StateEntry()
-        entry = StateEntry(entry.record_id, dict(entry.attributes), {k: list(v) for k, v in entry.items.items()})
-        stamp = when.isoformat() if when else None
-        changed = {write.matching_attribute: values[write.matching_attribute]}
-        skipped_older: list[str] = []
-        for slug, forms in values.items():
-            if slug == write.matching_attribute:
-                continue
-            previous = entry.attributes.get(slug)
-            digest = value_hash(forms)
-            if previous and previous[0] == digest:
-                continue
-            if previous and stamp and previous[1] and stamp < previous[1]:
-                skipped_older.append(slug)  # an older event never overwrites a newer value
-                continue
-            changed[slug] = forms
-        new_items = {slug: [f for f in forms if value_hash(f) not in entry.items.get(slug, [])]
-                     for slug, forms in appends.items()}
-        new_items = {slug: forms for slug, forms in new_items.items() if forms}
-        need_assert = entry.record_id is None or len(changed) > 1
+        entry = self.states.get(key)
+        diff = diff_write(values, appends, write.matching_attribute, entry, when)
         summary: dict[str, Any] = {"object": write.object, "matching_attribute": write.matching_attribute,
-                                   "match": write.values[write.matching_attribute], "record_id": entry.record_id,
-                                   "sent": False, "values": sorted(changed), "appended": sorted(new_items),
-                                   "skipped_older": skipped_older}
-        if not need_assert and not new_items:
-            summary["values"] = []
+                                   "match": write.values[write.matching_attribute],
+                                   "record_id": entry.record_id if entry else None, "sent": False,
+                                   "values": sorted(diff.values), "appended": sorted(diff.appends),
+                                   "skipped_older": diff.skipped_older}
+        if diff.nothing_to_send:
             return summary
         summary["sent"] = True
         if self.client is None:
             # A rehearsal keeps what it would have sent in memory (never in the database), so a
-            # later event for the same record is trimmed as the real run would trim it.
-            self.would_write += int(need_assert) + int(bool(new_items))
-            summary["record_id"] = entry.record_id
-            entry.record_id = entry.record_id or "(new record)"
-            self._remember_sent(entry, changed, new_items, stamp)
-            self.audit.set_state(key, entry)
+            # later event for the same record is trimmed as the real run would trim it. A record
+            # it would create gets a stand-in id of its own.
+            self.would_write += int(diff.need_assert) + int(bool(diff.appends))
+            stand_in = entry.record_id if entry and entry.record_id else f"(new {key[0]} {key[1]})"
+            self.states.put(key, after_write(entry, values=diff.values, items=diff.appends, when=when,
+                                             record_id=stand_in))
+            summary["record_id"] = stand_in  # so this event's references resolve as a later one's will
             return summary
-        if need_assert:
-            record = await self.client.assert_record(write.object, write.matching_attribute, changed)
-            entry.record_id = record["id"]["record_id"]
+        if diff.need_assert:
+            try:
+                record = await self.client.assert_record(write.object, write.matching_attribute, diff.values)
+            except RetryableApiError:
+                # It may have reached Attio: what it set is unknown until a later write says.
+                self.states.put(key, after_write(entry, values=diff.values, when=when, certain=False))
+                raise
+            entry = after_write(entry, values=diff.values, when=when, record_id=str(record["id"]["record_id"]))
+            self.states.put(key, entry)
             _written(entry.record_id)
-            self._remember_sent(entry, changed, {}, stamp)
-        if new_items:
-            assert entry.record_id is not None
-            await self.client.update_record(write.object, entry.record_id, new_items, append=True)
+        if diff.appends:
+            assert entry is not None and entry.record_id is not None
+            await self.client.update_record(write.object, entry.record_id, diff.appends, append=True)
+            entry = after_write(entry, items=diff.appends, when=when)
+            self.states.put(key, entry)
             _written(entry.record_id)
-            self._remember_sent(entry, {}, new_items, stamp)
-        summary["record_id"] = entry.record_id
-        self.audit.set_state(key, entry)
+        summary["record_id"] = entry.record_id if entry else None
         return summary
 
-    @staticmethod
-    def _remember_sent(entry: StateEntry, values: dict[str, list[Any]], items: dict[str, list[Any]],
-                       stamp: str | None) -> None:
-        """Note in a record's state what was just asserted (`values`) and appended (`items`)."""
-        for slug, forms in values.items():
-            entry.attributes[slug] = [value_hash(forms), max(filter(None, [stamp, _at(entry, slug)]), default=None)]
-        for slug, forms in items.items():
-            entry.items.setdefault(slug, []).extend(value_hash(f) for f in forms)
+    async def _resolve_all(self, forms: dict[str, list[Any]],
+                           record_ids: dict[int, str | None]) -> dict[str, list[Any]]:
+        return {slug: [await self._resolve(item, record_ids) for item in items] for slug, items in forms.items()}
 
     async def _resolve(self, item: Any, record_ids: dict[int, str | None]) -> Any:
         """A symbolic reference made concrete: `{"target_object", "target_record_id"}`."""
@@ -319,7 +421,7 @@ class Syncer:
 
     async def _lookup(self, ref: Lookup) -> str:
         """The id of the record a reference names: known locally, found in Attio, or created."""
-        entry = self.audit.state(ref.key)
+        entry = self.states.get(ref.key)
         if entry is not None and entry.record_id:
             return entry.record_id
         if self.client is None:
@@ -342,7 +444,7 @@ class Syncer:
             record = await self.client.assert_record(ref.object, ref.attribute, {ref.attribute: list(ref.value)})
             record_id = str(record["id"]["record_id"])
             _written(record_id)
-        self.audit.set_state(ref.key, StateEntry(record_id=record_id))
+        self.states.put(ref.key, after_write(entry, record_id=record_id))
         return record_id
 
 
@@ -350,11 +452,6 @@ def _written(record_id: str | None) -> None:
     current = _current_event.get()
     if current is not None and record_id:
         current.written(record_id)
-
-
-def _at(entry: StateEntry, slug: str) -> str | None:
-    previous = entry.attributes.get(slug)
-    return previous[1] if previous else None
 
 
 def _who(event: dict[str, Any]) -> dict[str, Any]:
@@ -378,5 +475,3 @@ def _api_problem(exc: ApiError) -> dict[str, Any]:
             "validation_errors": exc.validation_errors, "execution_id": exc.execution_id,
             "method": exc.method, "path": exc.path}
 
-
-assert set(OUTCOMES) >= {"synced", "unchanged", "invalid", "rejected", "failed", "duplicate"}

@@ -1,0 +1,66 @@
+"""Poison lines end to end: each ends `invalid` with its reason, the good lines around them sync."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sync_harness import SyncHarness
+
+MAPPING = '[[action]]\nkind = "identify-user"\n[action.person_attributes]\njob_title = "$.traits.title"\n'
+
+
+def good(n: int) -> bytes:
+    return json.dumps({"type": "identify", "messageId": f"good-{n}", "userId": f"u{n}",
+                       "traits": {"email": f"u{n}@example.com", "name": f"Good {n}"}}).encode()
+
+
+def test_poison_lines_end_invalid_with_their_reason_and_the_good_lines_sync(tmp_path: Path) -> None:
+    h = SyncHarness(tmp_path)
+    poison = {
+        b'{"type": "identify", "messageId": "digits", "userId": "ud", "traits": {"email": "d@example.com", '
+        b'"seats": ' + b"9" * 5000 + b"}}": "a number with more than 4300 digits",
+        b'{"type": "identify", "messageId": "m\\ud800", "userId": "us1", "traits": {"email": "s1@example.com"}}':
+            "contains a lone surrogate (\\ud800) at $.messageId",
+        b'{"type": "identify", "messageId": "s2", "userId": "u\\udfff", "traits": {"email": "s2@example.com"}}':
+            "contains a lone surrogate (\\udfff) at $.userId",
+        b'{"type": "identify", "messageId": "s3", "userId": "us3", "traits": {"email": "s3\\uD800@example.com"}}':
+            "contains a lone surrogate (\\ud800) at $.traits.email",
+        b'{"type": "identify", "messageId": "s4", "userId": "us4", "traits": {"email": "s4@example.com", '
+        b'"name": "Ada \\udc00"}}': "contains a lone surrogate (\\udc00) at $.traits.name",
+        b'{"type": "identify", "messageId": 777, "userId": "u777", "traits": {"email": "n@example.com"}}':
+            "messageId must be a string (got int 777)",
+        b'{"type": "identify", "messageId": "t1", "userId": "ut", "timestamp": "2026-13-01T00:00:00Z", '
+        b'"traits": {"email": "t@example.com"}}': "timestamp: not an ISO-8601 time: '2026-13-01T00:00:00Z'",
+    }
+    lines = [good(0), *poison, good(1)]
+    result = h.sync(b"\n".join(lines), MAPPING)
+    outcomes = h.outcomes()
+    assert outcomes[1][0] == "synced" and outcomes[len(lines)][0] == "synced", outcomes
+    for line, reason in enumerate(poison.values(), start=2):
+        status, recorded = outcomes[line]
+        assert status == "invalid" and reason in recorded, (line, status, recorded)
+    assert result.counts["invalid"] == len(poison) and result.counts["synced"] == 2
+    assert {r["values"]["email_addresses"][0]["email_address"] for r in h.records("people")} == {
+        "u0@example.com", "u1@example.com"}
+
+
+def test_message_id_777_does_not_shadow_the_string_777(tmp_path: Path) -> None:
+    h = SyncHarness(tmp_path)
+    number = {"type": "identify", "messageId": 777, "userId": "u1", "traits": {"email": "a@example.com"}}
+    text = {"type": "identify", "messageId": "777", "userId": "u2", "traits": {"email": "b@example.com"}}
+    h.sync([number, text], MAPPING)
+    outcomes = h.outcomes()
+    assert outcomes[1][0] == "invalid" and "messageId must be a string (got int 777)" in outcomes[1][1]
+    assert outcomes[2][0] == "synced"
+
+
+def test_the_newer_instant_wins_whatever_the_offsets_say(tmp_path: Path) -> None:
+    h = SyncHarness(tmp_path)
+    newer = {"type": "identify", "messageId": "newer", "userId": "u1", "timestamp": "2026-01-01T06:00:00Z",
+             "traits": {"email": "a@example.com", "title": "CEO"}}
+    older = {"type": "identify", "messageId": "older", "userId": "u1", "timestamp": "2026-01-01T10:00:00+05:00",
+             "traits": {"email": "a@example.com", "title": "Intern"}}  # 05:00 UTC: an hour before
+    h.sync([newer], MAPPING)
+    assert h.sync([older], MAPPING).counts["unchanged"] == 1
+    assert h.find("people", "email_addresses", "a@example.com")["values"]["job_title"][0]["value"] == "CEO"

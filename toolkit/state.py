@@ -1,0 +1,222 @@
+"""The record state: what attio-sync knows it last sent to each record, and what to send next.
+
+For every record a sync writes, the state keeps its id, and per attribute a hash of the value
+last sent with the time of the event that set it; for multiselect attributes written by
+append, the hashes of the items known to be present. Two pure functions hold the rules:
+
+- `diff_write` says, for one write and the record's state, what to send:
+  - the matching attribute always goes (it is how an assert finds the record);
+  - a value equal to the last one sent is left out (nothing to do);
+  - a value from an event *older* than the one that set the attribute is left out: an older
+    event never overwrites a newer value (times are compared as instants, in UTC); except
+    while the record's id is unknown (its creation was never confirmed): an assert that may
+    create the record carries every value, since Attio refuses a new record without its
+    required ones (the newer event that failed is not final, and its re-run sets its value);
+  - an item already appended is left out;
+  - an assert is needed when the record's id is unknown or any value is left to set.
+- `after_write` says what the state becomes once a write was sent: on success, the values
+  and items sent; when the outcome is unknown (a retryable failure: the request may have
+  reached Attio), the values are marked *unknown* with the event's time, so a newer event sends
+  its value whatever it is, and an older one still never overwrites it.
+
+`RecordStates` keeps the entries: a bounded in-memory cache over the database, and the entries
+changed since the last commit, which the audit log writes in the same transaction as the
+outcomes (so a killed run's state never runs ahead of what it recorded, nor behind).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import bindparam
+from sqlmodel import col, select
+
+from .cache import Cache
+from .models import RecordState
+
+__all__ = ["STATE_CACHE", "RecordStates", "StateEntry", "WriteDiff", "after_write", "diff_write", "value_hash"]
+
+#: Record states kept in memory at once (least recently used go first): about 1.2 KB each.
+STATE_CACHE: Final = 10_000
+
+#: A record state's key: (object slug, "<matching attribute>=<canonical value>").
+StateKey = tuple[str, str]
+
+
+def value_hash(forms: Any) -> str:
+    """A short stable hash of a write form (what the record state keeps per attribute)."""
+    text = json.dumps(forms, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass
+class StateEntry:
+    """What attio-sync last sent for one record.
+
+    Attributes:
+        record_id: Attio's id of the record, once an assert has answered.
+        attributes: slug -> [hash of the last value sent (None: unknown, a write may or may
+            not have landed), ISO time in UTC of the event that set it (None: no time)].
+        items: slug -> hashes of multiselect items known to be present.
+    """
+
+    record_id: str | None = None
+    attributes: dict[str, list[Any]] = field(default_factory=dict)
+    items: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"attributes": self.attributes, "items": self.items}
+
+    def copy(self) -> StateEntry:
+        return StateEntry(self.record_id, {k: list(v) for k, v in self.attributes.items()},
+                          {k: list(v) for k, v in self.items.items()})
+
+
+@dataclass(frozen=True)
+class WriteDiff:
+    """What one write must send, given the record's state."""
+
+    values: dict[str, list[Any]]
+    appends: dict[str, list[Any]]
+    skipped_older: list[str]
+    need_assert: bool
+
+    @property
+    def nothing_to_send(self) -> bool:
+        return not self.need_assert and not self.appends
+
+
+def instant(text: str | None) -> datetime | None:
+    """A stored event time as an aware UTC instant (older states kept other offsets)."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def stamp(when: datetime | None) -> str | None:
+    """An event time as stored: ISO 8601 in UTC, so equal instants are equal text."""
+    if when is None:
+        return None
+    return (when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+
+
+def diff_write(values: dict[str, list[Any]], appends: dict[str, list[Any]], matching_attribute: str,
+               entry: StateEntry | None, when: datetime | None) -> WriteDiff:
+    """What to send of one write (`values` to assert, `appends` to add), given the state."""
+    entry = entry or StateEntry()
+    when_utc = instant(stamp(when))
+    changed = {matching_attribute: values[matching_attribute]}
+    skipped_older: list[str] = []
+    for slug, forms in values.items():
+        if slug == matching_attribute:
+            continue
+        previous = entry.attributes.get(slug)
+        if previous and previous[0] is not None and previous[0] == value_hash(forms):
+            continue
+        set_at = instant(previous[1]) if previous and entry.record_id else None
+        if when_utc is not None and set_at is not None and when_utc < set_at:
+            skipped_older.append(slug)  # an older event never overwrites a newer value
+            continue
+        changed[slug] = forms
+    new_items: dict[str, list[Any]] = {}
+    for slug, forms in appends.items():
+        present = entry.items.get(slug, [])
+        fresh = [form for form in forms if value_hash(form) not in present]
+        if fresh:
+            new_items[slug] = fresh
+    need_assert = entry.record_id is None or len(changed) > 1
+    return WriteDiff(changed if need_assert else {}, new_items, skipped_older, need_assert)
+
+
+def after_write(entry: StateEntry | None, *, values: dict[str, list[Any]] | None = None,
+                items: dict[str, list[Any]] | None = None, when: datetime | None = None,
+                record_id: str | None = None, certain: bool = True) -> StateEntry:
+    """The state once `values` were asserted and `items` appended (a new entry).
+
+    With `certain=False` (the request failed in a way that may have reached Attio) the values
+    are marked unknown and the items are not counted as present.
+    """
+    new = entry.copy() if entry is not None else StateEntry()
+    if record_id:
+        new.record_id = record_id
+    sent_at = stamp(when)
+    for slug, forms in (values or {}).items():
+        previous = new.attributes.get(slug)
+        times = [t for t in (sent_at, previous[1] if previous else None) if t]
+        latest = max(times, key=lambda t: instant(t) or datetime.min.replace(tzinfo=UTC), default=None)
+        new.attributes[slug] = [value_hash(forms) if certain else None, latest]
+    if certain:
+        for slug, forms in (items or {}).items():
+            present = new.items.setdefault(slug, [])
+            present.extend(h for h in map(value_hash, forms) if h not in present)
+    return new
+
+
+#: Built once: one record's state, asked for each write whose record is not in memory.
+_STATE = select(RecordState.record_id, RecordState.attributes).where(
+    col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug"),
+    col(RecordState.match_key) == bindparam("match_key"))
+
+
+class RecordStates:
+    """The record states of one Attio origin: read through from the database, cached in memory.
+
+    Args:
+        cache: the database.
+        base_url: the Attio origin the states belong to.
+        persist: keep changes for the database (False for a dry run, whose states live in
+            memory only and never make a later real run skip a write).
+    """
+
+    def __init__(self, cache: Cache, base_url: str, *, persist: bool = True, size: int | None = None) -> None:
+        self.cache = cache
+        self.base_url = base_url
+        self.persist = persist
+        self.size = size or STATE_CACHE
+        self._cached: OrderedDict[StateKey, StateEntry | None] = OrderedDict()
+        self._dirty: dict[StateKey, StateEntry] = {}
+
+    def get(self, key: StateKey) -> StateEntry | None:
+        """The state of one record, from memory or the database (None: never written)."""
+        if key in self._cached:
+            self._cached.move_to_end(key)
+            return self._cached[key]
+        if key in self._dirty:  # changed by this run but evicted: newer than the database
+            return self._remember(key, self._dirty[key])
+        row = self.cache.first(_STATE, {"base_url": self.base_url, "object_slug": key[0], "match_key": key[1]})
+        entry = None
+        if row is not None:
+            data = row.attributes or {}
+            entry = StateEntry(row.record_id, dict(data.get("attributes", {})), dict(data.get("items", {})))
+        return self._remember(key, entry)
+
+    def put(self, key: StateKey, entry: StateEntry) -> None:
+        self._remember(key, entry)
+        if self.persist:
+            self._dirty[key] = entry
+
+    def pending(self) -> dict[StateKey, StateEntry]:
+        """The states changed since the last commit (to write with the outcomes)."""
+        return dict(self._dirty)
+
+    def committed(self, written: dict[StateKey, StateEntry]) -> None:
+        """Forget the pending changes that `written` committed (later changes stay pending)."""
+        for key, entry in written.items():
+            if self._dirty.get(key) is entry:
+                del self._dirty[key]
+
+    def _remember(self, key: StateKey, entry: StateEntry | None) -> StateEntry | None:
+        self._cached[key] = entry
+        self._cached.move_to_end(key)
+        while len(self._cached) > self.size:
+            self._cached.popitem(last=False)
+        return entry
