@@ -64,3 +64,33 @@ def test_the_newer_instant_wins_whatever_the_offsets_say(tmp_path: Path) -> None
     h.sync([newer], MAPPING)
     assert h.sync([older], MAPPING).counts["unchanged"] == 1
     assert h.find("people", "email_addresses", "a@example.com")["values"]["job_title"][0]["value"] == "CEO"
+
+
+def test_a_300_mb_line_through_the_command_stays_in_bounded_memory(tmp_path: Path) -> None:
+    """The whole path a user runs (counting lines for the progress bar, reading, recording) keeps
+    a 300 MB line out of memory: the command peaks far below the line's size."""
+    import os
+    import subprocess
+    import sys
+
+    h = SyncHarness(tmp_path)  # pulls the schema into tmp_path/sync.db
+    source = tmp_path / "big.jsonl"
+    with source.open("wb") as out:
+        out.write(good(0) + b"\n" + b'{"type": "identify", "traits": {"bio": "')
+        for _ in range(300):
+            out.write(b"x" * (1 << 20))
+        out.write(b'"}}\n' + good(1) + b"\n")
+    command = [sys.executable, "-m", "toolkit", "sync", str(source), "--dry-run", "--json", "--db", h.cache.url]
+    # A parent of its own, so that its children's peak memory is the command's alone.
+    measure = ("import json, resource, subprocess, sys; "
+               "done = subprocess.run(json.loads(sys.argv[1]), capture_output=True); "
+               "sys.stderr.buffer.write(done.stderr); sys.stdout.buffer.write(done.stdout); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    run = subprocess.run([sys.executable, "-c", measure, json.dumps(command)], capture_output=True, timeout=120,
+                         env={**os.environ, "ATTIO_BASE_URL": "http://127.0.0.1:9"})
+    *output, peak_kb = run.stdout.decode().splitlines()
+    summary = json.loads("\n".join(output))
+    assert (summary["synced"], summary["invalid"]) == (2, 1), run.stderr.decode()[-2000:]
+    assert int(peak_kb) < 200 * 1024  # imports and schema take about 80 MB; the line is 300 MB
+    outcomes = h.outcomes()
+    assert outcomes[2][0] == "invalid" and "bytes, over the 1,048,576-byte limit" in outcomes[2][1]

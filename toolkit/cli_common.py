@@ -50,7 +50,7 @@ def explain(exc: AttioSyncError, settings: Settings | None = None) -> str:
                 "Give the key the scopes record_permission:read-write, object_configuration:read "
                 "and user_management:read in Attio under Workspace settings > Developers.")
     if isinstance(exc, LeaseHeldError):
-        return f"{exc} Wait for it to finish, or pass --wait SECONDS to wait longer."
+        return f"{exc}. Wait for it to finish, or pass --wait SECONDS to wait longer."
     if isinstance(exc, RetryableApiError):
         return (f"Attio did not answer successfully ({exc}) after retrying; it may be down or "
                 "rate-limiting. Try again later.")

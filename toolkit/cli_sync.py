@@ -49,14 +49,23 @@ def _open_events(path: str) -> Iterator[tuple[IO[bytes], int | None]]:
 
 
 def _count_lines(handle: IO[bytes]) -> int | None:
-    """Non-empty lines of a JSON-lines file (the progress bar's total); None for a JSON array."""
+    """Non-empty lines of a JSON-lines file (the progress bar's total); None for a JSON array.
+
+    Read in chunks, never line by line: one line may be hundreds of megabytes.
+    """
     if handle.read(1 << 16).lstrip().startswith(b"["):
         handle.seek(0)
         return None
     handle.seek(0)
-    count = sum(1 for line in handle if line.strip())
+    count, filled = 0, False
+    while chunk := handle.read(1 << 20):
+        *ended, rest = chunk.split(b"\n")
+        for part in ended:
+            count += filled or bool(part.strip())
+            filled = False
+        filled = filled or bool(rest.strip())
     handle.seek(0)
-    return count
+    return count + filled
 
 
 def preflight(mapping: Mapping, schema: WorkspaceSchema, settings: Settings, ctx: click.Context) -> None:
