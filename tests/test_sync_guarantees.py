@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, update
 from sqlmodel import col, func, select
 from sync_harness import SyncHarness
 
@@ -230,3 +230,23 @@ def test_a_run_under_faults_then_plain_reruns_ends_with_every_newest_value(h: Sy
     wrong = {email: (job_title(h, email), title) for email, title in newest.items() if job_title(h, email) != title}
     assert wrong == {}
     assert len(h.records("people")) == len(newest)  # nothing asserted twice into two records
+
+
+def test_a_run_whose_lease_is_taken_over_stops_sending(h: SyncHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit import sync
+    from toolkit.errors import LeaseLostError
+
+    monkeypatch.setattr(sync, "HEARTBEAT_SECONDS", 0.05)
+
+    def steal(counts: dict[str, int]) -> None:
+        if sum(counts.values()) == 20:  # as another machine would once this run's heartbeat looked stale
+            with h.cache.engine.begin() as connection:
+                connection.execute(update(Lease).values(holder="elsewhere:1:abcd"))
+
+    with pytest.raises(LeaseLostError, match="taken over by another run"):
+        h.sync(many(600), run_options={"on_progress": steal})
+    with h.cache.session() as session:
+        run = session.exec(select(Run)).one()
+        lease = session.exec(select(Lease)).one()
+    assert run.state == "interrupted" and lease.holder == "elsewhere:1:abcd"
+    assert run.events < 600 and len(h.writes()) < 2 * 600  # it stopped, and did not send the rest
