@@ -9,7 +9,7 @@ Run 1 reads `events.jsonl` (below) with `mapping.toml` (below):
 | 9 | m9: identify u9, phone without its country | invalid (people.phone_numbers) |
 | 10 | m10: identify u10, plan "Platinum" | invalid (people.plan) |
 | 11 | a line cut short | invalid ((line): not JSON) |
-| 12 | m12: group ws-1 with userId ghost (never identified) | rejected |
+| 12 | m12: group ws-1 (acme.com) with userId u2 | rejected: Attio answers 400 to acme.com (`world.refusal`) |
 | 13 | m13: group ws-2 with userId u1 | synced |
 | 14 | m14: identify u11, plan "Platinum" | invalid (people.plan) |
 """
@@ -40,6 +40,7 @@ from toolkit.sandbox import (
     create_app,
     load_seed_file,
 )
+from toolkit.sandbox.faults import FaultRule
 from toolkit.sync import SyncResult, run_sync
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +76,7 @@ EVENTS = [
     identify(9, phone="7946 0958"),
     identify(10, plan="Platinum"),
     '{"type": "identify", "userId": "u99", "traits": {"email": ',
-    group(12, "ghost", "ws-1", "acme.com"),
+    group(12, "u2", "ws-1", "acme.com"),
     group(13, "u1", "ws-2", "globex.com"),
     json.dumps({"type": "identify", "messageId": "m14", "userId": "u11",
                 "traits": {"email": "u11@example.com", "plan": "Platinum"}}),
@@ -108,6 +109,7 @@ class World:
     events: Path
     mapping: Path
     first: SyncResult | None = None
+    refusal: FaultRule | None = None
     env: dict[str, str] = field(default_factory=dict)
 
     def cache(self) -> Cache:
@@ -162,6 +164,8 @@ def make_world(root: Path) -> World:
 
     asyncio.run(pull())
     cache.close()
+    # Attio refuses the company of line 12 until a test puts that right (app.rules.remove(...)).
+    world.refusal = app.fail_requests(400, method="PUT", path="/companies/", body="acme.com")
     world.first = world.sync(EVENTS, FlakyTransport(app))
     app.clear_log()
     return world

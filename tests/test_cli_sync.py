@@ -107,3 +107,27 @@ def test_the_summary_shows_the_first_problems_with_their_lines(h: SyncHarness, t
     assert "First problems (of 2):" in result.output
     assert "line 2: invalid: not JSON" in result.output
     assert "line 3: invalid: people.email_addresses:" in result.output
+
+
+def test_an_empty_input_says_no_events_and_exits_0(h: SyncHarness, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    result = run(h, [str(empty)])
+    assert result.exit_code == 0 and f"no events in {empty}: nothing to do" in result.stderr
+
+
+def test_without_a_terminal_a_progress_line_comes_every_few_seconds(h: SyncHarness, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import toolkit.cli_sync
+
+    monkeypatch.setattr(toolkit.cli_sync, "LOG_EVERY", 0.05)
+    events = [{"type": "identify", "messageId": f"p{n}", "userId": f"p{n}", "traits": {"email": f"p{n}@example.com"}}
+              for n in range(300)]
+    result = run(h, [write_events(tmp_path / "e.jsonl", events), "--json"])
+    assert result.exit_code == 0, result.output
+    import re
+
+    shape = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC run 1: [\d,]+ of 300 events, [\d,]+/s(; synced [\d,]+)?")
+    lines = result.stderr.splitlines()
+    assert lines and all(shape.fullmatch(line) for line in lines), result.stderr
+    assert json.loads(result.stdout)["synced"] == 300  # the summary on standard output stays clean JSON

@@ -62,20 +62,20 @@ def test_events_synced_since_by_a_rerun_of_the_input_are_not_sent_again(world: W
 
 
 def test_retry_of_rejected_events_after_the_cause_is_fixed(world: World) -> None:
-    # m12 was rejected: its user "ghost" did not exist. Identify the user, then retry.
-    world.sync([json.dumps({"type": "identify", "messageId": "ghost-1", "userId": "ghost",
-                            "traits": {"email": "ghost@example.com"}})])
+    # m12 was rejected: Attio refused its company. Put that right, then retry.
+    assert world.refusal is not None
+    world.app.rules.remove(world.refusal)
     world.app.clear_log()
     data = world.json("retry", "1", "--status", "rejected")
     assert data["retried"] == 1 and data["run"]["synced"] == 1
-    assert world.json("history", "events", "--run", "3")["events"][0]["message_key"] == "m12"
+    assert world.json("history", "events", "--run", "2")["events"][0]["message_key"] == "m12"
     assert sent_emails(world) == set()  # neither failed event went with it
 
 
 def test_retry_of_failed_and_rejected_together(world: World) -> None:
     data = world.json("retry", "1", "--status", "failed,rejected")
     assert data["retried"] == 3
-    assert (data["run"]["synced"], data["run"]["rejected"]) == (2, 1)  # ghost still unknown
+    assert (data["run"]["synced"], data["run"]["rejected"]) == (2, 1)  # the company is still refused
 
 
 def test_retry_of_invalid_events_with_a_fixed_mapping(world: World) -> None:

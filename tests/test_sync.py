@@ -174,13 +174,29 @@ def test_invalid_events_list_every_problem_and_send_nothing(h: SyncHarness) -> N
     assert "not a JSON object" in rows[4].reason and "type" in rows[5].reason
 
 
-def test_a_group_for_an_unknown_user_is_rejected_with_the_reason(h: SyncHarness) -> None:
-    result = h.sync([{"type": "group", "messageId": "g", "userId": "ghost", "groupId": "w",
-                      "traits": {"website": "acme.com"}}])
-    assert result.counts["rejected"] == 1
-    with h.cache.session() as session:
-        (row,) = session.exec(select(EventRecord))
-    assert "users with user_id ghost does not exist" in row.reason and "primary_email_address" in row.reason
+def test_a_group_for_a_user_not_identified_yet_fails_and_a_later_run_sends_it(h: SyncHarness) -> None:
+    group = {"type": "group", "messageId": "g", "userId": "ghost", "groupId": "w", "traits": {"website": "acme.com"}}
+    result = h.sync([group])
+    assert result.counts["failed"] == 1  # not final: the user may exist tomorrow
+    (status, reason), = h.outcomes().values()
+    assert reason.startswith("waits for users with user_id ghost to exist") and "primary_email_address" in reason
+    h.sync([{"type": "identify", "messageId": "i", "userId": "ghost", "traits": {"email": "ghost@example.com"}}])
+    again = h.sync([group])  # the same input again: the group is no duplicate, and goes through now
+    assert again.counts["synced"] == 1
+    assert ids(h.find("workspaces", "workspace_id", "w")["values"]["users"]) == [record_id(h.find("users", "user_id",
+                                                                                                      "ghost"))]
+
+
+def test_a_group_whose_users_identify_failed_in_the_run_waits_for_that_line(h: SyncHarness) -> None:
+    events = [identify(5), {"type": "group", "messageId": "g", "userId": "u5", "groupId": "w",
+                            "traits": {"website": "acme.com"}}]
+    rule = h.app.fail_requests(503, method="PUT", path="/users/")
+    result = h.sync(events, max_attempts=2)
+    assert result.counts["failed"] == 2
+    assert h.outcomes()[2][1].startswith("waits for line 1: users with user_id u5 does not exist in Attio yet")
+    h.app.rules.remove(rule)
+    again = h.sync(events)  # a plain re-run sends both, the identify first
+    assert again.counts["synced"] == 2 and h.find("workspaces", "workspace_id", "w")["values"]["users"]
 
 
 def test_attio_refusals_are_rejected_with_status_code_and_message(h: SyncHarness) -> None:

@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 from toolkit.audit import FINAL_STATUSES
 from toolkit.cache import open_cache
-from toolkit.models import EventRecord, Run
+from toolkit.models import EventRecord, RequestRecord, Run
 from toolkit.sandbox import SandboxConfig, create_app, serve_in_thread
 
 EVENTS = 2000
@@ -108,27 +108,37 @@ def test_killed_runs_lose_nothing_and_send_nothing_twice(served: tuple[object, s
     assert max(emails.values()) == 1
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(served: tuple[object, str], tmp_path: Path) -> None:
-    _, url = served
+@pytest.mark.parametrize(("sent", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_cleanly_says_how_to_resume_and_loses_nothing(served: tuple[object, str], tmp_path: Path,
+                                                                   sent: signal.Signals, status: int) -> None:
+    app, url = served
+    prefix = f"{sent.name.lower()}-"
     source = tmp_path / "events.jsonl"
-    source.write_text("\n".join(json.dumps({"type": "identify", "messageId": f"c{n}", "userId": f"c{n}",
-                                            "traits": {"email": f"c{n}@example.com"}}) for n in range(400)))
-    db = tmp_path / "ctrl-c.db"
+    source.write_text("\n".join(json.dumps({"type": "identify", "messageId": f"{prefix}{n}", "userId": f"{prefix}{n}",
+                                            "traits": {"email": f"{prefix}{n}@example.com"}}) for n in range(400)))
+    db = tmp_path / "signal.db"
     env = {**os.environ, "ATTIO_API_KEY": "crash-token", "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": str(db)}
     subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True)
     sync = [sys.executable, "-m", "toolkit", "sync", str(source), "--write-rate", "40"]
     process = subprocess.Popen(sync, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    time.sleep(3)
-    process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 30
+    while sum(1 for e in app.log if prefix in json.dumps(e.body)) < 40 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    process.send_signal(sent)
     output, _ = process.communicate(timeout=60)
     text = " ".join(output.decode().split())
-    assert process.returncode == 1
-    assert "interrupted: run 1 stopped" in text and "Run the same command again to finish" in text
+    assert process.returncode == status, text[-2000:]
+    assert f"interrupted by {sent.name}: run 1 stopped" in text and "Run the same command again to finish" in text
     assert "Traceback" not in text
     cache = open_cache(str(db))
     with cache.session() as session:
         run = session.exec(select(Run)).one()
+        requests = session.exec(select(RequestRecord)).all()
     assert run.state == "interrupted" and 0 < run.synced < 400
+    assert requests and all(r.status == 200 for r in requests)  # the requests in flight finished and are recorded
     finished = subprocess.run([*sync[:-2], "--write-rate", "2000", "--json"], env=env, capture_output=True, timeout=120)
     summary = json.loads(finished.stdout)
     assert summary["duplicate"] == run.synced and summary["synced"] == 400 - run.synced
+    people = [r for r in app.dump()["people"]  # type: ignore[attr-defined]
+              if any(v["email_address"].startswith(prefix) for v in r["values"]["email_addresses"])]
+    assert len(people) == 400  # each person once: nothing sent twice into a second record

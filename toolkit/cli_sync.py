@@ -26,11 +26,14 @@ from .lease import LeaseOwner
 from .mapping import Mapping, default_mapping, load_mapping
 from .preflight import check_mapping
 from .schema import WorkspaceSchema
-from .sync import DEFAULT_LEASE_WAIT, SyncResult, run_sync
+from .stopping import Stopped, stop_on_signals
+from .sync import DEFAULT_LEASE_WAIT, DRAIN_SECONDS, SyncResult, run_sync
 
 __all__ = ["sync_command"]
 
 DEFAULT_FAIL_ON = "invalid,rejected,failed"
+#: Seconds between two progress lines on standard error when it is not a terminal.
+LOG_EVERY = 5.0
 
 
 @contextmanager
@@ -135,15 +138,20 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
         run = _Run(ctx, settings, cache, schema, mapping, events, dry_run, concurrency, lease_wait, max_line_bytes)
         try:
             result = asyncio.run(run.go(stream, lines, show_progress))
-        except KeyboardInterrupt:
-            raise click.ClickException(
-                f"interrupted: {run.describe()} stopped. Events finished so far are recorded; those in flight "
-                f"were not and will be sent again. Run the same command again to finish.") from None
+        except (KeyboardInterrupt, asyncio.CancelledError):  # a second signal: stopped at once
+            click.echo(run.interrupted(), err=True)
+            ctx.exit(run.stopped.exit_status or 130)
 
+    total = sum(result.counts.values())
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
+    elif total == 0 and not result.interrupted:
+        click.echo(f"no events in {events}: nothing to do", err=True)
     else:
         _print_summary(result, first_problems(cache, result.run_id))
+    if run.stopped.signal is not None:
+        click.echo(run.interrupted(), err=True)
+        ctx.exit(run.stopped.exit_status)
     if any(result.counts.get(status, 0) for status in failing):
         ctx.exit(1)
 
@@ -158,10 +166,20 @@ class _Run:
         self.source, self.dry_run, self.concurrency = source, dry_run, concurrency
         self.lease_wait, self.max_line_bytes = lease_wait, max_line_bytes
         self.run_id: int | None = None
+        self.stopped = Stopped()
+        self.counts: dict[str, int] = {}
 
     def describe(self) -> str:
         """The run, as the interrupted message names it."""
         return f"run {self.run_id}" if self.run_id is not None else "the run"
+
+    def interrupted(self) -> str:
+        """The one line said when a signal stopped the run."""
+        by = f" by {self.stopped.name}" if self.stopped.signal is not None else ""
+        return (f"interrupted{by}: {self.describe()} stopped after {sum(self.counts.values())} events. Events "
+                "finished so far are recorded; those in flight were given "
+                f"{DRAIN_SECONDS:.0f}s to finish, and any left will be sent again. Run the same command again "
+                "to finish.")
 
     def started(self, run_id: int) -> None:
         self.run_id = run_id
@@ -180,21 +198,40 @@ class _Run:
         started = time.monotonic()
 
         def on_progress(counts: dict[str, int]) -> None:
+            self.counts = counts
             done = sum(counts.values())
             shown = " ".join(f"{k} {v}" for k, v in counts.items() if v)
             progress.update(task, completed=done, counts=shown, done=done,
                             rate=done / max(time.monotonic() - started, 1e-6))
 
         events = read_events(stream, max_line_bytes=self.max_line_bytes)
+        stop = asyncio.Event()
         options: dict[str, Any] = {"command": "sync", "input": self.source, "base_url": self.settings.base_url,
                                    "concurrency": self.concurrency, "lease_wait": self.lease_wait,
                                    "on_wait": self.waiting, "on_start": self.started,
-                                   "on_progress": on_progress}
-        with progress:
-            if self.dry_run:
-                return await run_sync(self.cache, self.schema, self.mapping, events, **options)
-            async with make_client(self.ctx, self.settings) as client:
-                return await run_sync(self.cache, self.schema, self.mapping, events, client=client, **options)
+                                   "on_progress": on_progress, "stop": stop}
+        reporter = None if sys.stderr.isatty() else asyncio.create_task(self._log_progress(lines))
+        try:
+            with progress, stop_on_signals(stop) as self.stopped:
+                if self.dry_run:
+                    return await run_sync(self.cache, self.schema, self.mapping, events, **options)
+                async with make_client(self.ctx, self.settings) as client:
+                    return await run_sync(self.cache, self.schema, self.mapping, events, client=client, **options)
+        finally:
+            if reporter is not None:
+                reporter.cancel()
+
+    async def _log_progress(self, lines: int | None) -> None:
+        """For cron and container logs (standard error not a terminal): a line every few seconds."""
+        started = time.monotonic()
+        while True:
+            await asyncio.sleep(LOG_EVERY)
+            done = sum(self.counts.values())
+            rate = done / max(time.monotonic() - started, 1e-6)
+            counts = ", ".join(f"{status} {count:,}" for status, count in self.counts.items() if count)
+            click.echo(f"{utcnow():%Y-%m-%d %H:%M:%S} UTC {self.describe()}: {done:,}"
+                       + (f" of {lines:,}" if lines is not None else "") + f" events, {rate:,.0f}/s"
+                       + (f"; {counts}" if counts else ""), err=True)
 
 
 def _print_summary(result: SyncResult, problems: list[tuple[int, str, str]]) -> None:

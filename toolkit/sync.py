@@ -36,19 +36,32 @@ from typing import Any
 from .audit import FINAL_STATUSES, PERSIST_TIMEOUT, AuditLog
 from .cache import Cache
 from .client import Attempt, AttioClient, report_attempts_to
-from .errors import ApiError, CacheError, FatalApiError, LeaseLostError, RecordingError, RetryableApiError
+from .errors import (
+    ApiError,
+    AuthError,
+    CacheError,
+    FatalApiError,
+    LeaseLostError,
+    RecordingError,
+    RetryableApiError,
+)
 from .events import InputEvent
 from .heartbeat import HEARTBEAT_SECONDS
 from .lease import LeaseOwner, SendLease, lease_name
 from .mapping import Mapping
 from .plan import EventPlan, FromWrite, Lookup, Write, plan_event
 from .schema import WorkspaceSchema
-from .state import RecordStates, after_write, diff_write
+from .state import RecordStates, StateKey, after_write, diff_write
 
-__all__ = ["DEFAULT_LEASE_WAIT", "SyncResult", "run_sync"]
+__all__ = ["DEFAULT_LEASE_WAIT", "STOPS", "SyncResult", "run_sync"]
 
 #: How long a run waits by default for another run's send lease before refusing.
 DEFAULT_LEASE_WAIT = 10.0
+#: Failures that stop the whole run, since every event after would meet them too, and that will
+#: pass (a key put right, Attio back): no event gets a final outcome from them.
+STOPS: tuple[type[Exception], ...] = (AuthError,)
+#: How long events in flight may take to finish once a run is asked to stop (SIGINT, SIGTERM).
+DRAIN_SECONDS = 10.0
 
 
 @dataclass
@@ -76,7 +89,8 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: Mapping, even
                    done_statuses: Sequence[str] = FINAL_STATUSES, concurrency: int = 16,
                    lease_wait: float = DEFAULT_LEASE_WAIT, on_wait: Callable[[LeaseOwner], None] | None = None,
                    on_start: Callable[[int], None] | None = None,
-                   on_progress: Callable[[dict[str, int]], None] | None = None, flush_every: int = 500,
+                   on_progress: Callable[[dict[str, int]], None] | None = None, stop: asyncio.Event | None = None,
+                   flush_every: int = 500,
                    flush_seconds: float = 0.5, persist_timeout: float = PERSIST_TIMEOUT) -> SyncResult:
     """Run `events` through `mapping` into Attio as one recorded run; the one way to sync.
 
@@ -97,6 +111,8 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: Mapping, even
         concurrency: events in flight at once.
         on_start: called with the run's id once its row is written.
         on_progress: called after each outcome with the counts so far.
+        stop: once set, no new event starts; those in flight get `DRAIN_SECONDS` to finish, and
+            the run ends `interrupted` (a signal handler sets it).
         flush_every, flush_seconds, persist_timeout: see `toolkit.audit.AuditLog`.
 
     Raises:
@@ -117,7 +133,7 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: Mapping, even
         states = RecordStates(cache, origin, persist=not dry_run)
         audit = AuditLog(cache, run, states, done_statuses=done_statuses, flush_every=flush_every,
                          flush_seconds=flush_seconds, persist_timeout=persist_timeout)
-        engine = _Engine(schema, mapping, audit, states, client, concurrency, on_progress)
+        engine = _Engine(schema, mapping, audit, states, client, concurrency, on_progress, stop)
         async with _heartbeat(audit, lease):
             with report_attempts_to(engine.record_attempt):
                 return await engine.run(events)
@@ -179,7 +195,12 @@ _current_event: contextvars.ContextVar[_EventAttempts | None] = contextvars.Cont
 
 
 class _Rejected(Exception):
-    """An event cannot be completed for a reason Attio would give too (e.g. a missing user)."""
+    """An event cannot be completed for a reason Attio would give too (two records match)."""
+
+
+class _Waits(Exception):
+    """An event cannot go through *yet*: a record it refers to does not exist, because the event
+    that creates it has not come, or did not go through in this run. Not final: `failed`."""
 
 
 @dataclass
@@ -195,7 +216,7 @@ class _Engine:
 
     def __init__(self, schema: WorkspaceSchema, mapping: Mapping, audit: AuditLog, states: RecordStates,
                  client: AttioClient | None, concurrency: int,
-                 on_progress: Callable[[dict[str, int]], None] | None) -> None:
+                 on_progress: Callable[[dict[str, int]], None] | None, stop: asyncio.Event | None = None) -> None:
         self.schema = schema
         self.mapping = mapping
         self.audit = audit
@@ -209,6 +230,10 @@ class _Engine:
         self._active: set[str] = set()
         #: The first exception an event task raised: the run stops reading and re-raises it.
         self._crash: BaseException | None = None
+        #: Set when the run is asked to stop (a signal): no new event starts.
+        self.stop = stop or asyncio.Event()
+        #: The line of the last event of this run that did not go through, per record it writes.
+        self._not_through: dict[StateKey, int] = {}
 
     @property
     def dry_run(self) -> bool:
@@ -246,7 +271,7 @@ class _Engine:
         state, unrecordable = "failed", False
         try:
             for item in events:
-                if self._crash is not None:
+                if self._crash is not None or self.stop.is_set():
                     break
                 plan = self._triage(item)
                 if plan is None:
@@ -260,11 +285,12 @@ class _Engine:
                 task = asyncio.create_task(self._one(item, plan, before, done, keys, tails))
                 task.add_done_callback(settled)
                 tasks.add(task)
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await self._drain(tasks)
             if self._crash is not None:
+                if isinstance(self._crash, STOPS):
+                    state = "interrupted"  # a condition that will pass: the same command resumes
                 raise self._crash
-            state = "finished"
+            state = "interrupted" if self.stop.is_set() else "finished"
         except asyncio.CancelledError:
             state = "interrupted"
             for task in tasks:
@@ -280,6 +306,20 @@ class _Engine:
                           requests=self.audit.committed_requests, seconds=time.monotonic() - started,
                           dry_run=self.dry_run, would_write=self.would_write,
                           interrupted=run.state == "interrupted")
+
+    async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Wait for the events in flight; once the run is asked to stop, for `DRAIN_SECONDS` at
+        most, then cancel the rest (they get no outcome, and the same command sends them again)."""
+        stop_seen: float | None = None
+        while tasks:
+            await asyncio.wait(set(tasks), timeout=0.1)
+            if self.stop.is_set():
+                stop_seen = stop_seen or time.monotonic()
+                if time.monotonic() - stop_seen >= DRAIN_SECONDS:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    return
 
     def _triage(self, item: InputEvent) -> EventPlan | None:
         """Settle what needs no request (bad lines, duplicates, invalid values); else the plan."""
@@ -317,6 +357,8 @@ class _Engine:
             for earlier in before:
                 await asyncio.shield(earlier)
             outcome = await self._send_plan(plan)
+            if outcome.status in ("failed", "rejected"):
+                self._not_through.update(dict.fromkeys(keys, item.line))
             for row in attempts.rows:
                 self.audit.attempt(row)
             self._finish(status=outcome.status, reason=outcome.reason, problems=outcome.problems,
@@ -352,6 +394,10 @@ class _Engine:
                     outcome.status = "synced"
         except _Rejected as exc:
             return _Outcome("rejected", str(exc), writes=outcome.writes)
+        except _Waits as exc:
+            return _Outcome("failed", str(exc), [{"field": "(reference)", "reason": str(exc)}], outcome.writes)
+        except STOPS:
+            raise  # the run stops: this event gets no outcome, and the same command sends it again
         except RetryableApiError as exc:
             return _Outcome("failed", _api_reason(exc), [_api_problem(exc)], outcome.writes)
         except FatalApiError as exc:
@@ -438,9 +484,13 @@ class _Engine:
                         if a.is_required and a.is_writable and not a.is_archived}
             missing = sorted(required - {ref.attribute})
             if missing:
-                raise _Rejected(f"{ref.describe()} does not exist in Attio yet, and a new one needs "
-                                f"{', '.join(missing)} too, which the reference cannot give: send the event "
-                                f"that creates it first (for a user: its identify)")
+                line = self._not_through.get(ref.key)
+                if line is not None:
+                    raise _Waits(f"waits for line {line}: {ref.describe()} does not exist in Attio yet, and the "
+                                 f"event that creates it did not go through; the same command sends both again")
+                raise _Waits(f"waits for {ref.describe()} to exist: a new one needs {', '.join(missing)} too, which "
+                             f"the reference cannot give; it is sent again by the next run, once the event that "
+                             f"creates it (for a user: its identify) has gone through")
             record = await self.client.assert_record(ref.object, ref.attribute, {ref.attribute: list(ref.value)})
             record_id = str(record["id"]["record_id"])
             _written(record_id)
