@@ -11,8 +11,17 @@ so the audit log can keep a row per HTTP exchange without touching the client.
 
 Two limits hold whatever the server does: an answer is read as a stream and abandoned once it
 runs past `max_response_bytes`, and every attempt (sending and reading the whole answer) ends
-when the request's total deadline (`RetryPolicy.deadline`, from the first attempt's start) is
+when the request's total deadline (`RetryPolicy.deadline`, counted in time spent trying) is
 reached, however slowly the bytes arrive.
+
+Two things stop requests before they are sent, for every request of the client at once:
+
+- a `CircuitBreaker` (`toolkit.breaker`): while Attio keeps failing (5xx, timeouts, refused
+  connections) requests wait at its gate instead of spending their attempts, one probe at a
+  time finds out when Attio answers again, and past the outage timeout they raise `OutageError`;
+- a refusal latch: the first 401 or 403 (`AuthError`), or any 3xx (`RedirectError`: a wrong
+  base URL), is raised again by every later request at once, without sending it. Requests
+  already sent may still finish.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import enum
 import json
 import logging
 import time
@@ -31,15 +41,18 @@ from typing import Any, Final
 import httpx
 
 from . import __version__
+from .breaker import CircuitBreaker, Ticket, is_outage
 from .config import DEFAULT_MAX_RESPONSE_BYTES, Secret, Settings
 from .errors import (
     ApiError,
     AuthError,
     ConflictError,
+    FatalApiError,
     InvalidRequestError,
     NotFoundError,
     PaginationLoopError,
     RateLimitError,
+    RedirectError,
     ServerError,
     TransportError,
 )
@@ -54,6 +67,13 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 #: Attributes are fetched in pages of this size (api-notes 1.4: limit/offset, short page ends).
 ATTRIBUTE_PAGE_SIZE: Final = 500
 _BODY_EXCERPT: Final = 300
+
+
+class _Unsent(enum.Enum):
+    """Why an attempt was not sent once it had its turn."""
+
+    PAUSED = "the breaker opened: back to its gate"
+    REFUSED = "the client latched a refusal"
 
 
 @dataclass(frozen=True)
@@ -145,12 +165,16 @@ class AttioClient:
         max_response_bytes: the largest answer read (decoded); a longer one fails the attempt
             with a retryable `ServerError`, and the rest is never read.
         clock, sleep: the time source and the wait between retries (replaceable in tests).
+        breaker: the circuit breaker every attempt passes (`toolkit.breaker`). When omitted the
+            client builds one with the defaults (5 failures in a row from two requests or more
+            open it; 5 minutes of outage stop it) and this client's `clock` and `sleep`. Give
+            each client its own: it holds the state of one run.
 
     Use it as an async context manager, or call `aclose()`.
     """
 
-    __slots__ = ("_clock", "_hooks", "_http", "_max_response_bytes", "_sleep", "_slots", "base_url",
-                 "budgets", "policy", "requests_sent")
+    __slots__ = ("_answered", "_clock", "_first", "_hooks", "_http", "_max_response_bytes", "_refusal", "_sleep",
+                 "_slots", "base_url", "breaker", "budgets", "policy", "requests_sent")
 
     def __init__(
         self,
@@ -167,6 +191,7 @@ class AttioClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         secret = api_key if isinstance(api_key, Secret) else Secret(api_key)
         if not secret:
@@ -182,6 +207,11 @@ class AttioClient:
         self._clock = clock
         self._sleep = sleep
         self._slots = asyncio.Semaphore(max_concurrency)
+        self.breaker = breaker or CircuitBreaker(clock=clock, sleep=sleep)
+        self._refusal: FatalApiError | None = None
+        #: Whether Attio has answered this client once; until then requests go one at a time.
+        self._answered = False
+        self._first = asyncio.Lock()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
@@ -196,7 +226,10 @@ class AttioClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> AttioClient:
-        """A client configured from `Settings`; keyword arguments override them."""
+        """A client configured from `Settings`; keyword arguments override them.
+
+        Its breaker stops waiting after `settings.outage_timeout` (unless `breaker=` is given).
+        """
         options: dict[str, Any] = {
             "base_url": settings.base_url,
             "timeout": httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout)),
@@ -206,6 +239,9 @@ class AttioClient:
             "max_response_bytes": settings.max_response_bytes,
         }
         options.update(kwargs)
+        if options.get("breaker") is None:
+            timing = {name: options[name] for name in ("clock", "sleep") if name in options}
+            options["breaker"] = CircuitBreaker(outage_timeout=settings.outage_timeout, **timing)
         return cls(settings.require_key(), **options)
 
     def __repr__(self) -> str:
@@ -220,6 +256,16 @@ class AttioClient:
     def max_response_bytes(self) -> int:
         """The largest answer this client reads."""
         return self._max_response_bytes
+
+    @property
+    def answered(self) -> bool:
+        """Whether Attio has answered this client once (a success or a refusal; a 5xx is no answer)."""
+        return self._answered
+
+    @property
+    def refusal(self) -> FatalApiError | None:
+        """The 401, 403 or 3xx that made this client refuse to send anything more, if any."""
+        return self._refusal
 
     async def __aenter__(self) -> AttioClient:
         return self
@@ -248,41 +294,98 @@ class AttioClient:
     ) -> JSON:
         """Send one request, retrying per the policy, and return the parsed JSON body.
 
-        `policy.deadline` counts from the first attempt's start and bounds everything: no new
-        attempt starts after it, and an attempt still sending or reading when it comes is cut
-        off (a `TransportError`), however the server dribbles its bytes.
+        Until Attio has answered this client once, requests go one at a time: with a wrong key
+        or address, the first answer (or its absence) is known before a second request is sent.
+
+        Every attempt first passes the breaker's gate (`toolkit.breaker`): while Attio is down
+        the request waits there, unsent. An attempt that fails with an outage (5xx, timeout,
+        refused or dropped connection) while the breaker is open, or that opens it, is excused:
+        it counts neither against `policy.max_attempts` nor against `policy.deadline`, and the
+        request goes back to the gate without a backoff. Time at the gate is not counted either:
+        `policy.deadline` measures the time spent trying, from the first attempt's start. No new
+        attempt starts after it, and an attempt still sending or reading when it comes is cut off
+        (a `TransportError`), however the server dribbles its bytes.
 
         Raises:
+            AuthError, RedirectError: Attio refused the key (401, 403) or redirected (3xx), in
+                this request or an earlier one of this client: nothing more is sent.
+            OutageError: Attio kept failing past the breaker's outage timeout; not sent.
             RetryableApiError: a retryable failure outlasted the attempts or the deadline.
             FatalApiError: Attio refused the request; retrying would not help.
         """
+        if not self._answered:
+            async with self._first:
+                if not self._answered:
+                    return await self._request(method, path, params, json_body, idempotent)
+        return await self._request(method, path, params, json_body, idempotent)
+
+    async def _request(self, method: str, path: str, params: Mapping[str, Any] | None, json_body: JSON,
+                       idempotent: bool | None) -> JSON:
         method = method.upper()
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         safe_to_repeat = is_idempotent(method, path) if idempotent is None else idempotent
         budget = self.budgets.for_request(method, path)
-        first_start = 0.0
-        attempt = 0
+        self._raise_if_refused()
+        key = object()  # this request, to the breaker, across its attempts
+        first_start: float | None = None
+        paused = 0.0  # since the first attempt: seconds at the gate or in excused attempts
+        attempt = 0  # attempts made (as reported)
+        counted = 0  # attempts counted against policy.max_attempts
         while True:
-            attempt += 1
-            await budget.acquire()
-            started = self._clock()
-            if attempt == 1:
-                first_start = started
+            entered = self._clock()
+            ticket = await self.breaker.gate(method, path, key=key)
+            passed = self._clock()
+            if first_start is not None:
+                paused += passed - entered
+            exchange: tuple[httpx.Response, bytes] | _Unsent | ApiError
             try:
-                response, body = await self._attempt(method, path, query, json_body,
-                                                     deadline_at=first_start + self.policy.deadline)
-            except ApiError as failure:
-                error: ApiError = failure
+                await budget.acquire()
+                started = self._clock()
+                deadline_at = (started if first_start is None else first_start) + paused + self.policy.deadline
+                try:
+                    exchange = await self._attempt(method, path, query, json_body, ticket, deadline_at=deadline_at)
+                except ApiError as failure:
+                    exchange = failure
+            except BaseException:
+                self.breaker.release(ticket)
+                raise
+            if exchange is _Unsent.REFUSED:
+                raise self._replayed_refusal()
+            if exchange is _Unsent.PAUSED:
+                # The breaker opened while this attempt waited for its turn: back to the gate.
+                if first_start is not None:
+                    paused += self._clock() - passed
+                continue
+            attempt += 1
+            if first_start is None:
+                first_start = started
+            if isinstance(exchange, ApiError):
+                error: ApiError = exchange
             else:
+                response, body = exchange
                 if response.is_success:
+                    self._answered = True
+                    self.breaker.record(ticket, None)
                     self._report(method, path, query, attempt, started, status=response.status_code,
                                  execution_id=response.headers.get("x-attio-execution-id"))
                     return _json_body(response, body, method, path)
                 error = _error_for_response(response, body, method, path)
+                self._answered = self._answered or not is_outage(error)
+                self._latch(error)
+            excused = self.breaker.record(ticket, error)
 
-            retry = should_retry(error, idempotent=safe_to_repeat) and attempt < self.policy.max_attempts
-            wait = self.policy.wait_for(error, attempt) if retry else 0.0
-            if retry and self._clock() + wait - first_start > self.policy.deadline:
+            retryable = should_retry(error, idempotent=safe_to_repeat)
+            if excused and retryable:
+                paused += self._clock() - started
+                self._report(method, path, query, attempt, started, status=error.status,
+                             execution_id=error.execution_id, error=error, will_retry=True)
+                log.debug("attempt %d of %s %s met %s while Attio is failing: waiting at the breaker", attempt,
+                          method, path, error.status or type(error).__name__)
+                continue
+            counted += 1
+            retry = retryable and counted < self.policy.max_attempts
+            wait = self.policy.wait_for(error, counted) if retry else 0.0
+            if retry and self._clock() + wait - first_start - paused > self.policy.deadline:
                 retry, wait = False, 0.0
             self._report(method, path, query, attempt, started, status=error.status,
                          execution_id=error.execution_id, error=error, will_retry=retry, wait=wait)
@@ -299,18 +402,29 @@ class AttioClient:
         path: str,
         query: Mapping[str, str],
         json_body: JSON,
+        ticket: Ticket,
         *,
         deadline_at: float,
-    ) -> tuple[httpx.Response, bytes]:
+    ) -> tuple[httpx.Response, bytes] | _Unsent:
         """One try: send the request and read its whole answer before `deadline_at` (clock time).
+
+        Once it has a connection slot, it sends nothing when the breaker no longer admits
+        `ticket` (`_Unsent.PAUSED`) or the client has latched a refusal (`_Unsent.REFUSED`).
 
         Raises:
             TransportError: no complete answer: httpx failed, or the deadline came first.
             ServerError: the answer runs past `max_response_bytes`.
         """
         async with self._slots:
+            if not self.breaker.admits(ticket):
+                self.breaker.release(ticket)
+                return _Unsent.PAUSED
+            if self._refusal is not None:
+                self.breaker.release(ticket)
+                return _Unsent.REFUSED
             remaining = deadline_at - self._clock()
             if remaining <= 0:
+                self.breaker.release(ticket)
                 raise TransportError(
                     f"the request's deadline ({self.policy.deadline:g} s) passed before it could be sent",
                     sent=False, method=method, path=path)
@@ -324,6 +438,27 @@ class AttioClient:
                     sent=True, method=method, path=path) from exc
             except httpx.HTTPError as exc:
                 raise _error_for_exception(exc, method, path) from exc
+
+    def _latch(self, error: ApiError) -> None:
+        """Remember the first refusal (401, 403) or redirect (3xx): every later request raises it."""
+        if self._refusal is None and isinstance(error, (AuthError, RedirectError)):
+            self._refusal = error
+            # The method, path and Attio's answer only: never the headers.
+            log.warning("%s: %s %s answered %s; this client sends nothing more", type(error).__name__,
+                        error.method, error.path, error.status)
+
+    def _raise_if_refused(self) -> None:
+        if self._refusal is not None:
+            raise self._replayed_refusal()
+
+    def _replayed_refusal(self) -> FatalApiError:
+        """A copy of the latched refusal, to raise in another request (each raise its own object)."""
+        assert self._refusal is not None
+        original = self._refusal
+        copy = type(original).__new__(type(original))
+        copy.__dict__.update(original.__dict__)
+        copy.args = original.args
+        return copy
 
     async def _exchange(
         self, method: str, path: str, query: Mapping[str, str], json_body: JSON
@@ -534,6 +669,13 @@ def _error_for_response(response: httpx.Response, body: bytes, method: str, path
         message = f"HTTP {status} with a non-JSON body ({kind}): {excerpt}" if excerpt else message
         fields["body"] = text
 
+    if 300 <= status < 400:
+        # Redirects are not followed (the key must not travel to another host): the base URL is wrong.
+        location = response.headers.get("location")
+        return RedirectError(
+            f"Attio answered a redirect ({status}) {f'to {location}' if location else 'without a Location'}: "
+            "the base URL is probably wrong (it should be the API's origin, e.g. https://api.attio.com)",
+            location=location, **fields)
     if status == 429:
         return RateLimitError(message, retry_after=parse_retry_after(response.headers.get("retry-after")),
                               **fields)

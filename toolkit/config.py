@@ -1,7 +1,7 @@
 """Settings: one typed, immutable object, built once, with a documented precedence.
 
 Precedence, highest first: an explicit argument (a CLI flag) > the environment
-(`ATTIO_API_KEY`, `ATTIO_BASE_URL`, `ATTIO_SYNC_DB`) > the default.
+(`ATTIO_API_KEY`, `ATTIO_BASE_URL`, `ATTIO_SYNC_DB`, `ATTIO_SYNC_OUTAGE_TIMEOUT`) > the default.
 
 The API key is held in a `Secret`, whose `str` and `repr` never show it; only the client
 reads it, through `Secret.reveal()`, to build the Authorization header.
@@ -19,13 +19,20 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_DB", "DEFAULT_MAX_RESPONSE_BYTES", "Secret", "Settings", "database_url",
-           "is_loopback"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_DB", "DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_OUTAGE_TIMEOUT", "Secret",
+           "Settings", "database_url", "is_loopback"]
+
+#: The help of every --db option (the CLI's and the sandbox's): how a path and a URL differ.
+DB_HELP = ("The database: a file path (relative to the current folder) or a SQLAlchemy URL: "
+           "sqlite:///relative.db, sqlite:////absolute/path.db, postgresql+psycopg://user@host/db (needs "
+           "pip install 'attio-sync[postgres]') [env ATTIO_SYNC_DB; default ./attio-sync.db].")
 
 DEFAULT_BASE_URL: Final = "https://api.attio.com"
 DEFAULT_DB: Final = "./attio-sync.db"
 #: The largest answer from Attio the client reads (64 MiB); a longer one fails the attempt.
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+#: Seconds Attio may keep failing (5xx, timeouts, refused connections) before a run stops (5 minutes).
+DEFAULT_OUTAGE_TIMEOUT: Final = 300.0
 
 MISSING_KEY_HINT: Final = (
     "No Attio API key. Set ATTIO_API_KEY in the environment or pass --api-key. "
@@ -110,6 +117,8 @@ class Settings:
     max_attempts: int = 5
     deadline: float = 120.0
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    #: How long Attio may keep failing before the client gives up on waiting (`toolkit.breaker`).
+    outage_timeout: float = DEFAULT_OUTAGE_TIMEOUT
 
     @classmethod
     def load(
@@ -122,6 +131,7 @@ class Settings:
         write_rate: float | None | _Unset = UNSET,
         timeout: float | None | _Unset = UNSET,
         max_attempts: int | None | _Unset = UNSET,
+        outage_timeout: float | None | _Unset = UNSET,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         """Settings from explicit values (CLI flags), then the environment, then defaults.
@@ -178,6 +188,8 @@ class Settings:
             write_rate=positive("write rate", write_rate, 25.0),
             timeout=positive("timeout", timeout, 30.0),
             max_attempts=positive("max attempts", max_attempts, 5, int),
+            outage_timeout=positive("outage timeout", pick(outage_timeout, "ATTIO_SYNC_OUTAGE_TIMEOUT", None),
+                                    DEFAULT_OUTAGE_TIMEOUT),
         )
         if problems:
             raise ConfigError(problems)

@@ -16,9 +16,11 @@ AttioSyncError                    root: catch this to catch everything of ours
     ├── RetryableApiError         try again later: nothing is known to be wrong with the request
     │   ├── RateLimitError        429; carries `retry_after` (seconds)
     │   ├── ServerError           5xx
-    │   └── TransportError        timeout, refused or dropped connection (no HTTP status)
+    │   ├── TransportError        timeout, refused or dropped connection (no HTTP status)
+    │   └── OutageError           Attio kept failing past the outage timeout; carries `since`, `failures`
     └── FatalApiError             do not retry: the same request will fail the same way
         ├── AuthError             401, 403 (bad key, missing scope, billing)
+        ├── RedirectError         3xx: the base URL is not Attio's API origin; carries `location`
         ├── NotFoundError         404 (unknown object, record, attribute or endpoint)
         ├── ConflictError         409, and 400 `uniqueness_conflict`
         ├── InvalidRequestError   other 4xx (validation_type, value_not_found, missing_value...)
@@ -61,8 +63,10 @@ __all__ = [
     "FatalApiError",
     "InvalidRequestError",
     "NotFoundError",
+    "OutageError",
     "PaginationLoopError",
     "RateLimitError",
+    "RedirectError",
     "RetryableApiError",
     "ServerError",
     "TransportError",
@@ -229,12 +233,44 @@ class TransportError(RetryableApiError):
         super().__init__(message, **fields)
 
 
+class OutageError(RetryableApiError):
+    """Attio kept failing (5xx, timeouts, refused connections) for longer than the outage timeout.
+
+    Raised by the client's circuit breaker (`toolkit.breaker`) for every request waiting for
+    Attio to come back, and every new one, without sending it. Nothing is known to be wrong with
+    the requests: the same command, run later, sends them again.
+
+    Attributes:
+        since: when the first failure of the streak happened (seconds since the epoch).
+        failures: how many requests failed in a row since then.
+        timeout: the outage timeout that ran out, in seconds.
+        last: the last failure seen (None when unknown).
+    """
+
+    def __init__(self, message: str, *, since: float, failures: int, timeout: float,
+                 last: ApiError | None = None, **fields: Any) -> None:
+        self.since = since
+        self.failures = failures
+        self.timeout = timeout
+        self.last = last
+        super().__init__(message, **fields)
+
+
 class FatalApiError(ApiError):
     """A failure that will repeat: the request or the credentials must change first."""
 
 
 class AuthError(FatalApiError):
     """401 or 403: the key is missing, invalid, lacks a scope, or the plan lacks the feature."""
+
+
+class RedirectError(FatalApiError):
+    """Attio answered a 3xx redirect: the base URL is probably wrong (it should be the API's origin,
+    e.g. https://api.attio.com). Redirects are never followed. `location` is where it pointed."""
+
+    def __init__(self, message: str, *, location: str | None = None, **fields: Any) -> None:
+        self.location = location
+        super().__init__(message, **fields)
 
 
 class NotFoundError(FatalApiError):
