@@ -45,7 +45,8 @@ class SyncHarness:
         # The sandbox runs with its limits off here; the client's own limiter is tested apart.
         kwargs.setdefault("read_rate", 5000)
         kwargs.setdefault("write_rate", 5000)
-        return AttioClient(self.app.config.token, base_url=BASE_URL, transport=SandboxTransport(self.app), **kwargs)
+        token = kwargs.pop("token", self.app.config.token)
+        return AttioClient(token, base_url=BASE_URL, transport=SandboxTransport(self.app), **kwargs)
 
     async def _pull(self) -> WorkspaceSchema:
         async with self.client() as client:

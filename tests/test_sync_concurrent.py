@@ -41,7 +41,7 @@ def setup(tmp_path: Path, url: str) -> tuple[dict[str, str], list[str]]:
                    timeout=60)
     (tmp_path / "mapping.toml").write_text(MAPPING)
     command = [sys.executable, "-m", "toolkit", "sync", "--mapping", str(tmp_path / "mapping.toml"),
-               "--write-rate", "400", "--json"]
+               "--write-rate", "200", "--json"]
     return env, command
 
 
@@ -71,7 +71,8 @@ def test_two_runs_of_one_input_send_each_event_once(served: tuple[SandboxApp, st
     assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outputs]
     summaries = sorted((json.loads(out) for out, _ in outputs), key=lambda s: s["duplicate"])
     assert (summaries[0]["synced"], summaries[1]["duplicate"], summaries[1]["requests"]) == (300, 300, 0)
-    assert any("waiting up to 120s (--wait) for run" in err for _, err in outputs)  # says for whom it waits
+    # It says for whom it waits ("run 1 (pid ...", or "a run starting (pid ..." before its row is written).
+    assert any("waiting up to 120s (--wait) for " in err and " (pid " in err for _, err in outputs)
     writes = Counter(json.dumps(e.body, sort_keys=True) for e in app.log if e.method == "PUT")
     assert len(writes) == 600 and max(writes.values()) == 1  # a person and a user per event, each once
     cache = open_cache(env["ATTIO_SYNC_DB"])

@@ -18,16 +18,16 @@ from rich.table import Table
 
 from .audit import OUTCOMES, first_problems
 from .cache import Cache, utcnow
-from .cli_common import connection_options, console, load_settings, make_client, open_settings_cache
+from .cli_common import connection_options, console, explain, load_settings, make_client, open_settings_cache
 from .config import Settings
-from .errors import ConfigError
+from .errors import ConfigError, RetryableApiError
 from .events import DEFAULT_MAX_LINE_BYTES, read_events
 from .lease import LeaseOwner
 from .mapping import Mapping, default_mapping, load_mapping
 from .preflight import check_mapping
 from .schema import WorkspaceSchema
 from .stopping import Stopped, stop_on_signals
-from .sync import DEFAULT_LEASE_WAIT, DRAIN_SECONDS, SyncResult, run_sync
+from .sync import DEFAULT_LEASE_WAIT, DRAIN_SECONDS, STOPS, SyncResult, run_sync
 
 __all__ = ["sync_command"]
 
@@ -97,6 +97,9 @@ def preflight(mapping: Mapping, schema: WorkspaceSchema, settings: Settings, ctx
 @click.option("--wait", "lease_wait", type=click.FloatRange(min=0), default=DEFAULT_LEASE_WAIT, show_default=True,
               metavar="SECONDS", help="How long to wait for another run sending to the same workspace from this "
               "database before refusing.")
+@click.option("--outage-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="While Attio keeps failing, sending pauses and probes; past this long the run stops, and the same "
+              "command resumes it [env ATTIO_SYNC_OUTAGE_TIMEOUT; default 300].")
 @click.option("--max-line-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_LINE_BYTES, show_default=True,
               help="A longer input line (or array item) is invalid, and never held whole in memory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -104,8 +107,8 @@ def preflight(mapping: Mapping, schema: WorkspaceSchema, settings: Settings, ctx
 @click.pass_context
 def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, dry_run: bool,
                  write_rate: float | None, read_rate: float | None, concurrency: int, max_attempts: int | None,
-                 fail_on: str, no_check: bool, lease_wait: float, max_line_bytes: int, as_json: bool,
-                 **options: Any) -> None:
+                 fail_on: str, no_check: bool, lease_wait: float, outage_timeout: float | None, max_line_bytes: int,
+                 as_json: bool, **options: Any) -> None:
     """Sync EVENTS (JSON lines, a JSON array, or - for stdin) into Attio.
 
     Every event ends in one outcome, recorded in the database: synced, unchanged, invalid,
@@ -124,7 +127,8 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
     if unknown:
         raise click.BadParameter(f"unknown outcomes {sorted(unknown)}; choose from {', '.join(OUTCOMES)}",
                                  param_hint="--fail-on")
-    settings = load_settings(ctx, write_rate=write_rate, read_rate=read_rate, max_attempts=max_attempts, **options)
+    settings = load_settings(ctx, write_rate=write_rate, read_rate=read_rate, max_attempts=max_attempts,
+                             outage_timeout=outage_timeout, **options)
     cache = open_settings_cache(ctx, settings)
     schema = cache.load_schema()
     mapping = load_mapping(mapping_path) if mapping_path else default_mapping()
@@ -141,6 +145,10 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
         except (KeyboardInterrupt, asyncio.CancelledError):  # a second signal: stopped at once
             click.echo(run.interrupted(), err=True)
             ctx.exit(run.stopped.exit_status or 130)
+        except (*STOPS, RetryableApiError) as exc:  # a condition that will pass: nothing is final from it
+            left = f"{lines - sum(run.counts.values()):,} events are left" if lines is not None else "the rest is left"
+            raise click.ClickException(f"{explain(exc, settings)} {run.describe().capitalize()} stopped; {left}: "
+                                       "run the same command again to resume.") from exc
 
     total = sum(result.counts.values())
     if as_json:

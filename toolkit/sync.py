@@ -42,7 +42,9 @@ from .errors import (
     CacheError,
     FatalApiError,
     LeaseLostError,
+    OutageError,
     RecordingError,
+    RedirectError,
     RetryableApiError,
 )
 from .events import InputEvent
@@ -59,7 +61,7 @@ __all__ = ["DEFAULT_LEASE_WAIT", "STOPS", "SyncResult", "run_sync"]
 DEFAULT_LEASE_WAIT = 10.0
 #: Failures that stop the whole run, since every event after would meet them too, and that will
 #: pass (a key put right, Attio back): no event gets a final outcome from them.
-STOPS: tuple[type[Exception], ...] = (AuthError,)
+STOPS: tuple[type[Exception], ...] = (AuthError, RedirectError, OutageError)
 #: How long events in flight may take to finish once a run is asked to stop (SIGINT, SIGTERM).
 DRAIN_SECONDS = 10.0
 
@@ -267,6 +269,9 @@ class _Engine:
             slots.release()
             if not task.cancelled() and task.exception() is not None and self._crash is None:
                 self._crash = task.exception()
+                if isinstance(self._crash, STOPS + (RetryableApiError,)):
+                    for other in tasks:  # they would meet it too: they get no outcome, and go again next run
+                        other.cancel()
 
         state, unrecordable = "failed", False
         try:
@@ -281,13 +286,16 @@ class _Engine:
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 for key in keys:
                     tails[key] = done
-                await slots.acquire()
+                if not await self._slot(slots):
+                    self._active.discard(item.message_key)
+                    done.set_result(None)
+                    break  # stopped while every slot was busy: this event was not started
                 task = asyncio.create_task(self._one(item, plan, before, done, keys, tails))
                 task.add_done_callback(settled)
                 tasks.add(task)
             await self._drain(tasks)
             if self._crash is not None:
-                if isinstance(self._crash, STOPS):
+                if isinstance(self._crash, STOPS + (RetryableApiError,)):
                     state = "interrupted"  # a condition that will pass: the same command resumes
                 raise self._crash
             state = "interrupted" if self.stop.is_set() else "finished"
@@ -306,6 +314,19 @@ class _Engine:
                           requests=self.audit.committed_requests, seconds=time.monotonic() - started,
                           dry_run=self.dry_run, would_write=self.would_write,
                           interrupted=run.state == "interrupted")
+
+    async def _slot(self, slots: asyncio.Semaphore) -> bool:
+        """Take a slot for one more event in flight; False when the run is stopped (or crashed)
+        first: events waiting for Attio must not keep a stop from being heard."""
+        taking = asyncio.ensure_future(slots.acquire())
+        while not taking.done():
+            if self.stop.is_set() or self._crash is not None:
+                taking.cancel()
+                if taking.done() and not taking.cancelled():
+                    slots.release()
+                return False
+            await asyncio.wait({taking}, timeout=0.1)
+        return True
 
     async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
         """Wait for the events in flight; once the run is asked to stop, for `DRAIN_SECONDS` at
@@ -399,6 +420,9 @@ class _Engine:
         except STOPS:
             raise  # the run stops: this event gets no outcome, and the same command sends it again
         except RetryableApiError as exc:
+            if self.client is not None and not self.client.answered:
+                raise  # Attio never answered this run (a wrong address, or down from the start): stop
+
             return _Outcome("failed", _api_reason(exc), [_api_problem(exc)], outcome.writes)
         except FatalApiError as exc:
             return _Outcome("rejected", _api_reason(exc), [_api_problem(exc)], outcome.writes)
