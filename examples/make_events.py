@@ -10,7 +10,7 @@ real events are wrong:
 
 - a phone number written without its country (too short to read as a US number),
 - a plan that is not an option of the `plan` select,
-- a sign-up date in day/month/year order,
+- a sign-up date whose day and month order cannot be known (03/04/2026: 3 April or 4 March?),
 - a line of broken JSON (a payload cut short),
 - a `track` event (no action takes it),
 - the same messageId sent twice (the second is a duplicate).
@@ -101,7 +101,7 @@ def make_events(seed: int = 7) -> list[str]:
                            "traits": {**traits, "plan": "Platinum"}, "timestamp": _stamp(clock)}))
     user_id, ws, traits = people[37]
     bad.append(json.dumps({"type": "identify", "messageId": "msg_bad_date", "userId": user_id,
-                           "traits": {**traits, "signed_up_on": "14/03/2026"}, "timestamp": _stamp(clock)}))
+                           "traits": {**traits, "signed_up_on": "03/04/2026"}, "timestamp": _stamp(clock)}))
     bad.append('{"type": "identify", "messageId": "msg_cut_short", "userId": "' + people[41][0] + '", "traits": {"email": ')
     bad.append(json.dumps({"type": "track", "messageId": "msg_track", "userId": people[5][0],
                            "event": "Report Exported", "timestamp": _stamp(clock)}))

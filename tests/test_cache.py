@@ -123,3 +123,52 @@ def test_an_unopenable_database_is_a_cache_error(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(CacheError):
         open_cache(str(tmp_path / "dir.db"))
+
+
+def _psycopg_missing() -> bool:
+    try:
+        import psycopg  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(not _psycopg_missing(), reason="psycopg is installed here")
+def test_a_postgres_url_without_its_driver_says_what_to_install() -> None:
+    with pytest.raises(CacheError) as raised:
+        open_cache("postgresql://ada:s3cret@db.example/sync")
+    message = str(raised.value)
+    assert "pip install 'attio-sync[postgres]'" in message and "psycopg 3" in message
+    assert "s3cret" not in message and "\n" not in message
+
+
+def test_a_file_that_is_not_a_database_says_so_and_stays_as_it_was(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n")
+    for read_only in (False, True):
+        with pytest.raises(CacheError, match="is not a SQLite database: pass --db"):
+            open_cache(str(notes), read_only=read_only)
+    assert notes.read_text() == "not a database\n"
+
+
+def test_a_database_error_is_one_line_without_the_statement_or_its_values(fresh_cache: Cache) -> None:
+    fresh_cache.save_schema(snapshot(), new_pull())
+    broken = snapshot()
+    broken = WorkspaceSchema(workspace=broken.workspace, objects=broken.objects, attributes=broken.attributes,
+                             options=broken.options, statuses=broken.statuses,
+                             members=broken.members + broken.members[:1])
+    with pytest.raises(CacheError) as raised:
+        fresh_cache.save_schema(broken, new_pull())
+    message = str(raised.value)
+    assert "\n" not in message and "[SQL" not in message and "IntegrityError" in message
+
+
+def test_reading_a_current_database_writes_nothing_and_leaves_no_files(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    open_cache(str(db)).close()
+    before = (db.read_bytes(), sorted(p.name for p in tmp_path.iterdir()))
+    cache = open_cache(str(db), read_only=True)
+    with pytest.raises(SchemaError):
+        cache.load_schema()
+    cache.close()
+    assert (db.read_bytes(), sorted(p.name for p in tmp_path.iterdir())) == before

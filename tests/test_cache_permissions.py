@@ -85,3 +85,66 @@ def test_a_folder_that_cannot_be_made_is_one_clear_error(tmp_path: Path) -> None
     blocker.write_text("not a folder")
     with pytest.raises(CacheError, match="cannot create the database .*--db or ATTIO_SYNC_DB"):
         open_cache(str(blocker / "audit.db"))
+
+
+def test_a_folder_that_cannot_be_made_names_the_file_in_the_way(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for path in (blocker / "audit.db", blocker / "deeper" / "audit.db"):
+        with pytest.raises(CacheError, match=f"{blocker} is a file, not a folder"):
+            open_cache(str(path))
+
+
+READER = """
+import sys
+from sqlalchemy import text
+from toolkit.cache import open_cache
+from toolkit.errors import CacheError
+
+cache = open_cache(sys.argv[1], read_only=True)
+print("reads:", len(cache.pulls()))
+try:
+    with cache.session() as session:
+        session.execute(text("CREATE TABLE probe (x INTEGER)"))
+except CacheError as exc:
+    print("writes:", exc)
+cache.close()
+try:
+    open_cache(sys.argv[1])
+except CacheError as exc:
+    print("opening to write:", exc)
+"""
+
+
+def test_a_database_this_user_may_not_write_opens_read_only(tmp_path: Path) -> None:
+    """As root (who may write anything) the reader runs without that power, through setpriv."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    db = folder / "audit.db"
+    open_cache(str(db)).close()
+    db.chmod(0o444)
+    folder.chmod(0o555)
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            folder.chmod(0o755)
+            pytest.skip("root writes any file, and setpriv (to drop that power) is absent")
+        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner"]
+    try:
+        done = subprocess.run([*prefix, sys.executable, "-c", READER, str(db)], capture_output=True, text=True,
+                              timeout=60)
+    finally:
+        folder.chmod(0o755)
+    if done.returncode != 0 and done.stderr.startswith("setpriv"):
+        pytest.skip(f"setpriv cannot drop the capability here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    assert "reads: 0" in done.stdout
+    assert "writes: database sqlite:///" in done.stdout and "is read-only (attempt to write a readonly database)" \
+        in done.stdout
+    assert "opening to write: the database sqlite:///" in done.stdout and "is read-only" in done.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["audit.db"]

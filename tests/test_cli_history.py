@@ -98,8 +98,8 @@ def test_events_filter_by_user_id_and_email_any_case(world: World) -> None:
 def test_events_filter_by_since_an_age_or_a_time(world: World) -> None:
     assert world.json("history", "events", "--since", "1h")["total"] == 14
     assert world.json("history", "events", "--since", "2099-01-01")["total"] == 0
-    result = world.invoke("history", "events", "--since", "yesterday")
-    assert result.exit_code == 1 and "cannot read the time 'yesterday'" in result.output
+    result = world.invoke("history", "events", "--since", "yesterday")  # a usage error: exit status 2
+    assert result.exit_code == 2 and "cannot read the time 'yesterday'" in result.output
 
 
 def test_events_pages_and_says_how_to_see_more(world: World) -> None:
@@ -213,4 +213,30 @@ def test_prune_removes_old_detail_and_keeps_run_summaries(tmp_path: Path) -> Non
 
 def test_prune_refuses_an_age_it_cannot_read(world: World) -> None:
     result = world.invoke("history", "prune", "--older-than", "a month")
-    assert result.exit_code == 1 and "cannot read the age 'a month'" in result.output
+    assert result.exit_code == 2 and "cannot read the age 'a month'" in result.output
+
+
+# -- a dry run ------------------------------------------------------------------------------------
+
+
+def test_a_dry_runs_would_be_writes_are_never_counted_as_synced(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    rehearsal = world.invoke("sync", str(world.events), "--mapping", str(world.mapping), "--dry-run", "--json")
+    dry_id = json.loads(rehearsal.stdout)["run_id"]
+    runs = {r["id"]: r for r in world.json("history", "runs")["runs"]}
+    assert (runs[dry_id]["dry_run"], runs[dry_id]["synced"]) == (True, 0) and runs[dry_id]["would_sync"] > 0
+    assert (runs[1]["synced"], runs[1]["would_sync"]) == (7, 0)
+    assert runs[dry_id]["events"] == 14  # every line still has its outcome
+
+    table = world.invoke("history", "runs").output
+    header = next(line for line in table.splitlines() if "would sync" in line)
+    assert header.index("synced") < header.index("would sync") < header.index("unchanged")
+    assert "would sync" in world.invoke("history", "show", str(dry_id)).output
+    shown = world.json("history", "show", str(dry_id))["run"]
+    assert shown["synced"] == 0 and shown["would_sync"] == runs[dry_id]["would_sync"]
+
+
+def test_trace_with_a_key_prefix_too_short_says_how_long_it_must_be(world: World) -> None:
+    result = world.invoke("history", "trace", "sha256:0123")
+    assert result.exit_code == 1
+    assert "give at least 15 characters" in result.output and "Traceback" not in result.output

@@ -326,7 +326,7 @@ def test_deals_need_name_stage_and_owner() -> None:
         ('tier = { literal = "Platinum" }', "archived", None),
         ('score = { literal = "lots" }', "people.score", None),
         ('is_vip = { literal = "maybe" }', "people.is_vip", None),
-        ('birthday = { literal = "28/11/2026" }', "people.birthday", None),
+        ('birthday = { literal = "03/04/2026" }', "people.birthday", None),  # 3 April or 4 March
         ('account_manager = { literal = "nobody@attio.com" }', "people.account_manager", None),
     ],
 )

@@ -95,7 +95,9 @@ def test_retry_dry_run_sends_nothing_and_records_a_dry_run(world: World) -> None
     assert result.exit_code == 0 and "Dry run: nothing was sent" in result.output
     assert world.app.log == []
     run = world.json("history", "runs")["runs"][0]
-    assert (run["command"], run["dry_run"], run["parent_run_id"], run["synced"]) == ("retry", True, 1, 2)
+    assert (run["command"], run["dry_run"], run["parent_run_id"], run["would_sync"]) == ("retry", True, 1, 2)
+    assert run["synced"] == 0  # a dry run synced nothing
+    assert "would sync" in world.invoke("history", "runs").output
     assert world.invoke("retry", "1").exit_code == 0 and sent_emails(world) == {"u3@example.com", "u7@example.com"}
 
 
@@ -117,7 +119,10 @@ def test_retry_refuses_statuses_it_cannot_resend_and_unknown_runs(world: World) 
 def test_a_pruned_run_cannot_be_retried_and_says_why(world: World) -> None:
     assert world.invoke("history", "prune", "--older-than", "0s").exit_code == 0
     result = world.invoke("retry", "1")
-    assert result.exit_code == 0 and "nothing to send" in result.output
+    assert result.exit_code == 1 and "run 1 was pruned" in result.output and "attio-sync sync" in result.output
+    assert world.app.log == []
+    with pytest.raises(ConfigError, match="was pruned"):
+        plan_retry(world.cache(), 1)
 
 
 def test_plan_keeps_input_order_and_original_line_numbers(world: World) -> None:

@@ -3,6 +3,8 @@ the local cache), and the `attio-sync sandbox` command that serves them."""
 
 from __future__ import annotations
 
+import socket
+
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,8 +213,18 @@ def test_command_prints_url_and_token(monkeypatch) -> None:
     from toolkit.sandbox import command
 
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
-    result = CliRunner().invoke(command.sandbox, ["--port", "9999", "--token", "k" * 64])
+
+    def run(server: uvicorn.Server, sockets: list[Any]) -> None:
+        (sock,) = sockets
+        calls.append({"host": server.config.host, "port": server.config.port, "bound": sock.getsockname(),
+                      "log_level": server.config.log_level, "lifespan": server.config.lifespan})
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    with socket.socket() as free:  # a port nothing else holds, not a fixed one another test may use
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    result = CliRunner().invoke(command.sandbox, ["--port", str(port), "--token", "k" * 64])
     assert result.exit_code == 0, result.output
-    assert "http://127.0.0.1:9999" in result.output and "k" * 64 in result.output
-    assert calls == [{"host": "127.0.0.1", "port": 9999, "log_level": "warning", "lifespan": "on"}]
+    assert f"http://127.0.0.1:{port}" in result.output and "k" * 64 in result.output
+    assert calls == [{"host": "127.0.0.1", "port": port, "bound": ("127.0.0.1", port), "log_level": "warning",
+                      "lifespan": "on"}]

@@ -81,6 +81,40 @@ def test_epoch_seconds_for_a_timestamp_hint_the_iso_form() -> None:
 def test_ambiguous_day_month_order_is_refused_with_the_iso_form() -> None:
     problem = only_problem(run("people.birthday", "09/10/2023"))
     assert "order" in problem.reason and problem.hint == "write it as YYYY-MM-DD"
+    assert "order" in only_problem(run("people.birthday", "03/04/2026")).reason
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "note"),
+    [
+        ("14/03/2026", "2026-03-14", "read 14/03/2026 as 2026-03-14 (day first: 14 cannot be a month)"),
+        ("03/14/2026", "2026-03-14", "read 03/14/2026 as 2026-03-14 (month first: 14 cannot be a month)"),
+        ("31.12.2025", "2025-12-31", "read 31.12.2025 as 2025-12-31 (day first: 31 cannot be a month)"),
+        ("14-3-2026", "2026-03-14", "read 14-3-2026 as 2026-03-14 (day first: 14 cannot be a month)"),
+        ("03/03/2026", "2026-03-03", "read 03/03/2026 as 2026-03-03 (the day and the month are the same)"),
+    ],
+)
+def test_a_numeric_date_with_only_one_reading_is_read_so_with_a_note(value: str, expected: str, note: str) -> None:
+    result = run("people.birthday", value)
+    assert result.ok and result.value == [{"value": expected}]
+    assert note in result.notes
+    stamp = run("people.last_seen", value)
+    assert stamp.ok and stamp.value == [{"value": f"{expected}T00:00:00.000000000Z"}] and note in stamp.notes
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("14/15/2026", "neither 14 nor 15 can be a month"),
+        ("31/02/2026", "no such calendar date"),
+        ("14/03/26", "the century of a two-digit year cannot be known"),
+        ("09/10/23", "the day and month order of this date cannot be known"),
+        ("14/03-2026", "not an ISO 8601 date"),
+    ],
+)
+def test_a_numeric_date_that_is_no_date_or_unclear_is_refused(value: str, reason: str) -> None:
+    problem = only_problem(run("people.birthday", value))
+    assert reason in problem.reason and problem.hint == "write it as YYYY-MM-DD"
 
 
 # -- notes and warnings ------------------------------------------------------------------------

@@ -2,9 +2,13 @@
 
 `open_cache(url)` is the one way in. It creates the database if needed and runs every pending
 alembic migration from `toolkit.migrations`, which ships inside the package, so a wheel
-install upgrades its database exactly as a source checkout does.
+install upgrades its database exactly as a source checkout does. At the newest migration that
+writes nothing; and `open_cache(url, read_only=True)`, for commands that only read, opens a
+current SQLite file this user may not write (or in a folder it may not write) with SQLite's
+``mode=ro``, so that reading works there too.
 
-SQLAlchemy's exceptions stop here: they leave as `CacheError` (or `MigrationError`).
+SQLAlchemy's exceptions stop here: they leave as `CacheError` (or `MigrationError`), one line
+each (the statement and its parameters, which may hold emails, are left out).
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, event, insert
-from sqlalchemy.exc import SQLAlchemyError
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Engine, event, insert, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from .config import database_url
@@ -49,6 +56,8 @@ __all__ = ["Cache", "create_private_file", "load_schema", "open_cache", "upgrade
 
 #: Snapshots kept; `schema diff` needs the last two, the rest is history for a user to inspect.
 KEEP_PULLS = 5
+#: What to install for a PostgreSQL database (psycopg 3, SQLAlchemy's `postgresql+psycopg`).
+POSTGRES_EXTRA = "pip install 'attio-sync[postgres]'"
 
 _SNAPSHOT_TABLES: tuple[tuple[type[SQLModel], type[Any]], ...] = (
     (CachedObject, ObjectInfo),
@@ -65,14 +74,18 @@ def migrations_path() -> Path:
 
 
 class Cache:
-    """An open cache database. Create it with `open_cache`."""
+    """An open cache database. Create it with `open_cache`.
 
-    def __init__(self, engine: Engine) -> None:
+    `label` is the URL messages name (the one the user gave, not the read-only URI behind it).
+    """
+
+    def __init__(self, engine: Engine, label: str | None = None) -> None:
         self.engine = engine
+        self._label = label
 
     @property
     def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        return self._label or self.engine.url.render_as_string(hide_password=True)
 
     def __repr__(self) -> str:
         return f"Cache({self.url!r})"
@@ -99,7 +112,10 @@ class Cache:
             raise self._error(exc) from exc
 
     def _error(self, exc: SQLAlchemyError) -> CacheError:
-        return CacheError(f"database {self.url}: {exc.__class__.__name__}: {exc}")
+        if _is_read_only(exc):
+            return CacheError(f"database {self.url} is read-only ({_reason(exc)}): give this user write access to "
+                              "it and its folder, or pass --db a copy it may write")
+        return CacheError(f"database {self.url}: {exc.__class__.__name__}: {_reason(exc)}")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -196,37 +212,170 @@ def _info(info_type: type[Any], row: SQLModel) -> Any:
     return info_type(**{name: getattr(row, name) for name in names})
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest migration (no-op when it is already there)."""
+def _alembic_config() -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(migrations_path()))
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    except SQLAlchemyError as exc:
-        raise MigrationError(f"could not migrate {engine.url!r}: {exc}") from exc
+    return config
 
 
-def open_cache(url: str) -> Cache:
-    """Open (creating and upgrading as needed) the database at a path or SQLAlchemy URL.
+def upgrade(engine: Engine) -> None:
+    """Bring the database to the newest migration (no-op when it is already there).
 
     Raises:
-        CacheError: the database cannot be opened.
+        MigrationError: it cannot be upgraded; the message says why and what to do.
+    """
+    try:
+        _migrate(engine)
+    except SQLAlchemyError as exc:
+        raise _migration_error(engine, exc) from exc
+
+
+def _migrate(engine: Engine) -> None:
+    """alembic's upgrade to head; at head it reads the version and writes nothing."""
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _migration_error(engine: Engine, exc: SQLAlchemyError) -> MigrationError:
+    label = engine.url.render_as_string(hide_password=True)
+    if _is_read_only(exc) and _current_read_only(engine) is False:
+        return MigrationError(
+            f"the database {label} must be upgraded to this version of attio-sync, but it cannot be written "
+            f"({_reason(exc)}): run any attio-sync command on it once as a user who may write it and its "
+            "folder, or pass --db a writable copy")
+    if _is_read_only(exc):
+        return MigrationError(f"the database {label} is read-only ({_reason(exc)}), and this command writes: "
+                              "give this user write access to it and its folder, or pass --db a writable copy")
+    if "file is not a database" in _reason(exc):
+        return MigrationError(f"{label} is not a SQLite database: pass --db the file attio-sync made, or a new "
+                              "file name")
+    return MigrationError(f"could not migrate {label}: {_reason(exc)}")
+
+
+def _current_read_only(engine: Engine) -> bool | None:
+    """Whether a SQLite file is at the newest migration, read through a read-only connection;
+    None when that cannot be told."""
+    path = _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
+    state = _read_only_state(path) if path is not None else None
+    if state is None:
+        return None
+    state[0].dispose()
+    return state[1]
+
+
+def _is_current(connection: Any) -> bool:
+    """Whether the database behind `connection` is at the newest migration."""
+    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    return set(MigrationContext.configure(connection).get_current_heads()) == heads
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's own words, without SQLAlchemy's statement, parameters and link."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
+def _is_read_only(exc: SQLAlchemyError) -> bool:
+    orig = getattr(exc, "orig", None)
+    return str(getattr(orig, "sqlite_errorname", "")).startswith("SQLITE_READONLY") or (
+        "read-only" in str(orig) or "readonly database" in str(orig))
+
+
+def open_cache(url: str, *, read_only: bool = False) -> Cache:
+    """Open (creating and upgrading as needed) the database at a path or SQLAlchemy URL.
+
+    Args:
+        url: a path or a SQLAlchemy URL.
+        read_only: the caller only reads. A SQLite file this user may not write (or in a
+            folder it may not write) is then opened with SQLite's ``mode=ro`` when its schema
+            is current, and nothing is written; when it must be upgraded first,
+            `MigrationError` says so. (A database that can be written is opened as usual:
+            at the newest migration, that writes nothing either.)
+
+    Raises:
+        CacheError: the database cannot be opened (a missing driver names what to install).
         MigrationError: it cannot be upgraded.
     """
     url = database_url(url)
+    label = _hidden(url)
     try:
         engine = create_engine(url)
+    except ImportError as exc:
+        raise CacheError(_missing_driver(label, exc)) from exc
     except (SQLAlchemyError, ValueError) as exc:
-        raise CacheError(f"cannot open database {url!r}: {exc}") from exc
+        raise CacheError(f"cannot open database {label}: {exc}; pass --db a file path or a SQLAlchemy URL such "
+                         "as sqlite:////absolute/path.db") from exc
+    path = None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         path = _sqlite_file(engine)
         if path is not None:
             create_private_file(path)
-    upgrade(engine)
+    try:
+        _migrate(engine)
+    except SQLAlchemyError as exc:
+        if read_only and path is not None and _is_read_only(exc):
+            cache = _open_sqlite_read_only(path, label)
+            if cache is not None:
+                engine.dispose()
+                return cache
+        error = _migration_error(engine, exc)
+        engine.dispose()
+        raise error from exc
     return Cache(engine)
+
+
+def _hidden(url: str) -> str:
+    """The URL for messages: its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _missing_driver(label: str, exc: ImportError) -> str:
+    module = exc.name or str(exc)
+    if label.startswith("postgres"):
+        return (f"cannot open {label}: the PostgreSQL driver ({module}) is not installed. Install it with "
+                f"{POSTGRES_EXTRA} (psycopg 3) and write the URL as postgresql+psycopg://user@host/database")
+    return f"cannot open {label}: its database driver ({module}) is not installed; install it, or use SQLite (a path)"
+
+
+def _open_sqlite_read_only(path: Path, label: str) -> Cache | None:
+    """The existing SQLite file at `path`, opened read-only, when its schema is current; None
+    when it must be upgraded first, or cannot be opened so (the caller opens it as usual and
+    says what is wrong)."""
+    state = _read_only_state(path)
+    if state is None:
+        return None
+    engine, current = state
+    if current:
+        return Cache(engine, label)
+    engine.dispose()
+    return None
+
+
+def _read_only_state(path: Path) -> tuple[Engine, bool] | None:
+    """A read-only engine on the SQLite file, and whether its schema is current; None when the
+    file cannot be read so.
+
+    ``mode=ro`` first. A database in WAL mode whose -wal and -shm files are gone cannot be
+    read that way from a folder the user may not write; it is opened ``immutable`` then (no
+    one is writing it: a writer would have made those files).
+    """
+    for immutable in (False, True):
+        if immutable and (os.access(path.parent, os.W_OK) or path.with_name(path.name + "-wal").exists()):
+            return None
+        query = {"mode": "ro", "uri": "true", **({"immutable": "1"} if immutable else {})}
+        engine = create_engine(URL.create("sqlite", database="file:" + quote(str(path)), query=query))
+        event.listen(engine, "connect", _sqlite_read_pragmas)
+        try:
+            with engine.connect() as connection:
+                return engine, _is_current(connection)
+        except SQLAlchemyError:
+            engine.dispose()
+    return None
 
 
 def _sqlite_file(engine: Engine) -> Path | None:
@@ -249,6 +398,10 @@ def create_private_file(path: Path) -> None:
     Raises:
         CacheError: the folder or the file cannot be created.
     """
+    blocker = _file_in_the_way(path)
+    if blocker is not None:
+        raise CacheError(f"cannot create the database {path}: {blocker} is a file, not a folder; check the path "
+                         "(--db or ATTIO_SYNC_DB)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -265,16 +418,28 @@ def create_private_file(path: Path) -> None:
         os.close(handle)
 
 
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing folder-to-be of `path` that is in fact a file, if any."""
+    for parent in path.parents:
+        try:
+            if parent.exists():
+                return None if parent.is_dir() else parent
+        except OSError:
+            return None
+    return None
+
+
 def _cannot_create(path: Path, exc: OSError) -> CacheError:
     return CacheError(f"cannot create the database {path}: {exc.strerror or exc}; check the path (--db or "
                       "ATTIO_SYNC_DB) and its folder's permissions")
 
 
 def load_schema(url_or_cache: str | Cache, pull_id: int | None = None) -> WorkspaceSchema:
-    """The newest cached schema at a database URL (or in an open `Cache`)."""
+    """The newest cached schema at a database URL (opened read-only, see `open_cache`), or in an
+    open `Cache`."""
     if isinstance(url_or_cache, Cache):
         return url_or_cache.load_schema(pull_id)
-    cache = open_cache(url_or_cache)
+    cache = open_cache(url_or_cache, read_only=True)
     try:
         return cache.load_schema(pull_id)
     finally:
@@ -286,6 +451,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Read-only: the journal mode is the file's own (setting it would write); query_only makes
+    # SQLite itself refuse any write, whatever the file's permissions.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 

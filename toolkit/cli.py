@@ -8,6 +8,7 @@ every command shares live in `cli_common`; longer commands have modules of their
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
@@ -19,6 +20,7 @@ from .cli_common import (
     Cli,
     connection_options,
     console,
+    db_option,
     load_settings,
     make_client,
     open_settings_cache,
@@ -100,17 +102,22 @@ def schema_pull(ctx: click.Context, /, as_json: bool, **options: Any) -> None:
 
 @schema.command("show")
 @click.argument("object_slug", required=False, metavar="[OBJECT]")
-@click.option("--db", "database", metavar="PATH_OR_URL", help="Cache database [env ATTIO_SYNC_DB].")
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def schema_show(ctx: click.Context, /, object_slug: str | None, as_json: bool, database: str | None) -> None:
     """List the cached objects, or one OBJECT's attributes."""
     settings = load_settings(ctx, database=database)
-    snapshot = open_settings_cache(ctx, settings).load_schema()
+    snapshot = open_settings_cache(ctx, settings, read_only=True).load_schema()
     if object_slug is None:
         _show_objects(snapshot, as_json)
     else:
-        snapshot.object(object_slug)  # a clear SchemaError when it is unknown
+        if snapshot.find_object(object_slug) is None:
+            close = difflib.get_close_matches(object_slug, [o.api_slug for o in snapshot.objects], n=1)
+            guess = f"did you mean {close[0]}? " if close else ""
+            raise click.ClickException(
+                f"object {object_slug!r} is not in the cached schema: {guess}`attio-sync schema show` lists them; "
+                "one not activated yet: activate it in Attio, then run `attio-sync schema pull`")
         _show_attributes(snapshot, object_slug, as_json)
 
 
@@ -156,13 +163,13 @@ def _show_attributes(snapshot: WorkspaceSchema, object_slug: str, as_json: bool)
 
 
 @schema.command("diff")
-@click.option("--db", "database", metavar="PATH_OR_URL", help="Cache database [env ATTIO_SYNC_DB].")
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def schema_diff(ctx: click.Context, /, as_json: bool, database: str | None) -> None:
     """List what changed between the last two pulls."""
     settings = load_settings(ctx, database=database)
-    cache = open_settings_cache(ctx, settings)
+    cache = open_settings_cache(ctx, settings, read_only=True)
     pulls = cache.pulls(2)
     if len(pulls) < 2:
         raise click.ClickException(
@@ -189,7 +196,7 @@ def schema_diff(ctx: click.Context, /, as_json: bool, database: str | None) -> N
 @click.option("--phone-region", metavar="CC", help="Country for phone numbers written without +, e.g. US.")
 @click.option("--nulls", type=click.Choice(["skip", "unset"]), default="skip", show_default=True,
               help="What a null does: nothing, or clear the attribute.")
-@click.option("--db", "database", metavar="PATH_OR_URL", help="Cache database [env ATTIO_SYNC_DB].")
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print {ok, value, problems, notes} as JSON.")
 @click.pass_context
 def value_command(ctx: click.Context, /, target: str, value: str, phone_region: str | None, nulls: str,
@@ -207,7 +214,7 @@ def value_command(ctx: click.Context, /, target: str, value: str, phone_region: 
       attio-sync value people.phone_numbers "020 7946 0958" --phone-region GB
     """
     settings = load_settings(ctx, database=database)
-    snapshot = open_settings_cache(ctx, settings).load_schema()
+    snapshot = open_settings_cache(ctx, settings, read_only=True).load_schema()
     prepared = check_value(snapshot, target, value,
                            options=ValueOptions(phone_region=phone_region, nulls=nulls))  # type: ignore[arg-type]
     if as_json:
@@ -257,7 +264,7 @@ def check_command(ctx: click.Context, /, mapping_file: str | None, events_file: 
 
     settings = load_settings(ctx, **options)
     mapping = load_mapping(mapping_file) if mapping_file else default_mapping()
-    cache = open_settings_cache(ctx, settings)
+    cache = open_settings_cache(ctx, settings, read_only=not pull)
     if pull:
         async def refresh() -> PullResult:
             async with make_client(ctx, settings) as client:

@@ -7,6 +7,9 @@ command module, so any of them can be imported first.
 from __future__ import annotations
 
 import asyncio
+import os
+import select
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -15,31 +18,93 @@ from rich.console import Console
 
 from .cache import Cache, open_cache
 from .client import AttioClient
-from .config import Settings
-from .errors import AttioSyncError, AuthError, LeaseHeldError, RetryableApiError, TransportError
+from .config import DB_HELP, Settings
+from .errors import (
+    ApiError,
+    AttioSyncError,
+    AuthError,
+    LeaseHeldError,
+    MappingError,
+    OutageError,
+    RetryableApiError,
+    TransportError,
+)
 
-__all__ = ["Cli", "connection_options", "console", "explain", "load_settings", "make_client",
+__all__ = ["Cli", "connection_options", "console", "db_option", "explain", "load_settings", "make_client",
            "open_settings_cache", "run"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 SETTINGS = "attio_sync.settings"
+#: Set to show the traceback of an unexpected error instead of its one line.
+DEBUG_VARIABLE = "ATTIO_SYNC_DEBUG"
+
+#: The help of every --db option: what a path is, what a URL is.
 
 
 class Cli(click.Group):
-    """A group that turns our errors into one line and exit status 1, never a traceback."""
+    """A group that turns our errors into one line and exit status 1, never a traceback.
+
+    Click's own usage errors keep exit status 2. Anything else unexpected is one line too,
+    that says it is a bug to report (with ATTIO_SYNC_DEBUG=1, the traceback instead).
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as done:
+            # Click exits 1 when the reader of its output went away (`| head`); that is no error.
+            if done.code == 1 and _reader_gone():
+                raise SystemExit(0) from None
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except AttioSyncError as exc:
             raise click.ClickException(explain(exc, ctx.meta.get(SETTINGS))) from exc
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader of our output went away (`| head`): not an error. Whatever is still
+            # buffered goes nowhere, so that Python's exit does not complain about it either.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
+        except OSError as exc:
+            if os.environ.get(DEBUG_VARIABLE):
+                raise
+            where = f" {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"cannot use{where}: {exc.strerror or exc}; check the path and its "
+                                       "permissions") from exc
+        except Exception as exc:
+            if os.environ.get(DEBUG_VARIABLE):
+                raise
+            what = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise click.ClickException(f"unexpected error ({what}). This is a bug in attio-sync: please report it "
+                                       f"with the command you ran ({DEBUG_VARIABLE}=1 shows the traceback)") from exc
+
+
+def _reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it."""
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else -1
+    except (OSError, ValueError):
+        return False
+    if fd < 0:
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 def explain(exc: AttioSyncError, settings: Settings | None = None) -> str:
     """One line (or a few) that says what went wrong and what to do about it."""
     where = settings.base_url if settings else "Attio"
-    if isinstance(exc, TransportError):
+    # Past the outage timeout, the client's breaker raises an error carrying the last failure:
+    # when that was a connection that could not be made, the advice is the same.
+    cause = exc if isinstance(exc, TransportError) else getattr(exc, "last", None)
+    if isinstance(exc, ApiError) and isinstance(cause, TransportError):
         return (f"cannot reach {where}: {exc.message}. Check ATTIO_BASE_URL (or --base-url) and "
                 "the network, then try again.")
     if isinstance(exc, AuthError) and exc.status == 401:
@@ -49,28 +114,46 @@ def explain(exc: AttioSyncError, settings: Settings | None = None) -> str:
         return (f"the API key may not do {exc.method} {exc.path} ({exc.status} {exc.code}: {exc.message}). "
                 "Give the key the scopes record_permission:read-write, object_configuration:read "
                 "and user_management:read in Attio under Workspace settings > Developers.")
+    if isinstance(exc, OutageError):
+        return f"{exc.message}. Attio may be down: run the same command again later."
     if isinstance(exc, LeaseHeldError):
         return f"{exc}. Wait for it to finish, or pass --wait SECONDS to wait longer."
+    if isinstance(exc, MappingError) and isinstance(exc.__cause__, OSError):
+        return f"{exc}; check the mapping file's path and that it can be read"
     if isinstance(exc, RetryableApiError):
         return (f"Attio did not answer successfully ({exc}) after retrying; it may be down or "
                 "rate-limiting. Try again later.")
     return str(exc)
 
 
+class _Console(Console):
+    """Rich's console, except that a reader going away (`| head`) is not an error: rich would
+    exit with status 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0)
+
+
 def console() -> Console:
     """Rich output; when piped, wide enough that tables do not wrap slugs mid-word."""
-    out = Console()
-    return out if out.is_terminal else Console(width=200)
+    out = _Console()
+    return out if out.is_terminal else _Console(width=200)
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+def db_option(func: F) -> F:
+    """--db, for commands that use only the database (it falls back to ATTIO_SYNC_DB)."""
+    return click.option("--db", "database", metavar="PATH_OR_URL", help=DB_HELP)(func)
+
+
 def connection_options(func: F) -> F:
     """--api-key, --base-url and --db; each falls back to its ATTIO_* variable."""
-    func = click.option("--db", "database", metavar="PATH_OR_URL",
-                        help="Cache database: a path or SQLAlchemy URL [env ATTIO_SYNC_DB; default ./attio-sync.db].")(func)
+    func = db_option(func)
     func = click.option("--base-url", metavar="URL",
                         help="Attio's origin [env ATTIO_BASE_URL; default https://api.attio.com].")(func)
     func = click.option("--api-key", metavar="KEY", help="Attio API key [env ATTIO_API_KEY].")(func)
@@ -92,7 +175,9 @@ def make_client(ctx: click.Context, /, settings: Settings) -> AttioClient:
     return AttioClient.from_settings(settings, transport=transport)
 
 
-def open_settings_cache(ctx: click.Context, /, settings: Settings) -> Cache:
-    cache = open_cache(settings.database)
+def open_settings_cache(ctx: click.Context, /, settings: Settings, *, read_only: bool = False) -> Cache:
+    """The database, closed with the command. `read_only` for a command that only reads: then a
+    current database this user may not write still opens, read-only (see `toolkit.cache.open_cache`)."""
+    cache = open_cache(settings.database, read_only=read_only)
     ctx.call_on_close(cache.close)
     return cache

@@ -11,8 +11,9 @@ import asyncio
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,12 @@ from .audit import OUTCOMES
 from .cli_common import (
     connection_options,
     console,
+    db_option,
     load_settings,
     make_client,
     open_settings_cache,
 )
+from .errors import ConfigError
 from .history import (
     EventFilter,
     RunInfo,
@@ -52,13 +55,11 @@ from .history import (
     trace,
 )
 from .mapping import default_mapping, load_mapping
-from .rerun import RETRYABLE, RetryResult, retry_run
+from .rerun import RETRYABLE, RetryResult, check_retryable, retry_run
 from .sync import DEFAULT_LEASE_WAIT
 
 __all__ = ["demo_command", "history", "retry_command"]
 
-_db_option = click.option("--db", "database", metavar="PATH_OR_URL",
-                          help="Audit database [env ATTIO_SYNC_DB; default ./attio-sync.db].")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 
 
@@ -118,8 +119,14 @@ def _paged(rows: int) -> Iterator[Console]:
         yield out
 
 
-def _cache(ctx: click.Context, database: str | None) -> Any:
-    return open_settings_cache(ctx, load_settings(ctx, database=database))
+def _cache(ctx: click.Context, database: str | None, *, read_only: bool = True) -> Any:
+    """The database; `read_only` unless the command writes to it (see `toolkit.cache.open_cache`)."""
+    return open_settings_cache(ctx, load_settings(ctx, database=database), read_only=read_only)
+
+
+def _outcome(status: str, dry_run: bool) -> str:
+    """An outcome as shown: a dry run's `synced` events were not synced, they would have been."""
+    return "would sync" if dry_run and status == "synced" else status
 
 
 def _when(run: RunInfo) -> str:
@@ -162,7 +169,7 @@ def history() -> None:
 @history.command("runs")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Runs to show.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the newest N runs.")
-@_db_option
+@db_option
 @_json_option
 @click.pass_context
 def history_runs(ctx: click.Context, /, limit: int, offset: int, database: str | None, as_json: bool) -> None:
@@ -171,13 +178,18 @@ def history_runs(ctx: click.Context, /, limit: int, offset: int, database: str |
     if as_json:
         _echo_json({"total": total, "offset": offset, "limit": limit, "runs": [r.as_dict() for r in runs]})
         return
-    table = Table("run", "command", "started (UTC)", "took", "input", "mapping", *OUTCOMES, "requests")
+    # A dry run synced nothing: what it would have synced has a column of its own, when one is listed.
+    keys = [*OUTCOMES[:1], *(["would_sync"] if any(r.dry_run for r in runs) else []), *OUTCOMES[1:]]
+    table = Table("run", "command", "started (UTC)", "took", "input", "mapping", *(k.replace("_", " ") for k in keys),
+                  "requests")
     for run in runs:
         label = run.command + (" (dry)" if run.dry_run else "") + (f" of {run.parent_run_id}" if run.parent_run_id else "")
         if run.state != "finished":
             label += f" [{run.state}]"
-        table.add_row(str(run.id), _cell(label), _when(run), _took(run), _cell(_short(run.input)), _cell(_short(run.mapping)),
-                      *(str(run.counts[s]) if run.counts[s] else "" for s in OUTCOMES), str(run.requests))
+        counts = run.shown_counts()
+        table.add_row(str(run.id), _cell(label), _when(run), _took(run), _cell(_short(run.input)),
+                      _cell(_short(run.mapping)), *(str(counts[k]) if counts[k] else "" for k in keys),
+                      str(run.requests))
     with _paged(len(runs)) as out:
         out.print(table)
         out.print(_more(len(runs), offset, total, "runs"), highlight=False)
@@ -186,7 +198,7 @@ def history_runs(ctx: click.Context, /, limit: int, offset: int, database: str |
 @history.command("show")
 @click.argument("run_id", required=False, type=int, metavar="[RUN]")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Problem groups to show.")
-@_db_option
+@db_option
 @_json_option
 @click.pass_context
 def history_show(ctx: click.Context, /, run_id: int | None, top: int, database: str | None, as_json: bool) -> None:
@@ -208,7 +220,7 @@ def print_summary(out: Console, summary: RunSummary) -> None:
     out.print(head)
     out.print(f"started {_when(run)} UTC, took {_took(run)}; input {_cell(run.input)}; mapping "
               f"{_cell(run.mapping)}", highlight=False)
-    counts = ", ".join(f"{run.counts[s]} {s}" for s in OUTCOMES if run.counts[s])
+    counts = ", ".join(f"{run.counts[s]} {_outcome(s, run.dry_run)}" for s in OUTCOMES if run.counts[s])
     out.print(f"{run.events} events: {counts or 'none'}; {run.requests} requests"
               + (f" ({', '.join(f'{n} x {s}' for s, n in summary.attempts_by_status.items())})"
                  if summary.attempts_by_status else ""), highlight=False)
@@ -237,33 +249,45 @@ def print_summary(out: Console, summary: RunSummary) -> None:
                   f"`attio-sync retry {run.id} --status {','.join(stuck)}` to send them again", highlight=False)
 
 
+def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str | None], Any]:
+    """A click callback reading an option with `parse`: a value it cannot read is a usage error (exit 2)."""
+    def callback(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    return callback
+
+
 def _filter_options(func: Any) -> Any:
     for option in reversed((
         click.option("--run", "run_id", type=int, metavar="RUN", help="Only this run's events."),
         click.option("--status", metavar="S[,S...]", help=f"Only these outcomes ({', '.join(OUTCOMES)})."),
         click.option("--user-id", metavar="U", help="Only events with this userId."),
         click.option("--email", metavar="E", help="Only events with this email (any case)."),
-        click.option("--since", metavar="T", help="Only events recorded since T: an age (2h, 7d) or an ISO time."),
+        click.option("--since", metavar="T", callback=_parsed(parse_since),
+                     help="Only events recorded since T: an age (2h, 7d) or an ISO time."),
     )):
         func = option(func)
     return func
 
 
 def _event_filter(run_id: int | None, status: str | None, user_id: str | None, email: str | None,
-                  since: str | None) -> EventFilter:
-    return EventFilter(run_id=run_id, statuses=_statuses(status), user_id=user_id, email=email,
-                       since=parse_since(since) if since else None)
+                  since: datetime | None) -> EventFilter:
+    return EventFilter(run_id=run_id, statuses=_statuses(status), user_id=user_id, email=email, since=since)
 
 
 @history.command("events")
 @_filter_options
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Events to show.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N matching events.")
-@_db_option
+@db_option
 @_json_option
 @click.pass_context
 def history_events(ctx: click.Context, /, run_id: int | None, status: str | None, user_id: str | None,
-                   email: str | None, since: str | None, limit: int, offset: int, database: str | None,
+                   email: str | None, since: datetime | None, limit: int, offset: int, database: str | None,
                    as_json: bool) -> None:
     """List events with their outcome and reason, by run and line.
 
@@ -292,7 +316,7 @@ def history_events(ctx: click.Context, /, run_id: int | None, status: str | None
 
 @history.command("trace")
 @click.argument("message_id", metavar="MESSAGE_ID")
-@_db_option
+@db_option
 @_json_option
 @click.pass_context
 def history_trace(ctx: click.Context, /, message_id: str, database: str | None, as_json: bool) -> None:
@@ -342,7 +366,7 @@ def _print_step(out: Console, step: TraceStep) -> None:
     """What one run did with the event: outcome, problems, requests with Attio's answers, writes."""
     run, event = step.run, step.event
     out.print(f"\n[bold]run {run.id}[/] ({_cell(run.command)}{', dry run' if run.dry_run else ''}, {_when(run)} UTC), "
-              f"line {event['line']}: [bold]{_cell(event['status'])}[/]"
+              f"line {event['line']}: [bold]{_cell(_outcome(event['status'], run.dry_run))}[/]"
               + (f": {_cell(event['reason'])}" if event["reason"] else ""))
     for problem in json_list(event["problems"]):
         if not isinstance(problem, dict):  # not written by attio-sync; shown as stored
@@ -386,10 +410,10 @@ def _names(value: Any) -> str:
 @click.option("--output", metavar="FILE", type=click.Path(dir_okay=False, writable=True, path_type=str),
               help="Write to FILE instead of standard output (never the database itself).")
 @click.option("--force", is_flag=True, help="Overwrite FILE when it exists.")
-@_db_option
+@db_option
 @click.pass_context
 def history_export(ctx: click.Context, /, run_id: int | None, status: str | None, user_id: str | None,
-                   email: str | None, since: str | None, fmt: str, output: str | None, force: bool,
+                   email: str | None, since: datetime | None, fmt: str, output: str | None, force: bool,
                    database: str | None) -> None:
     """Export the matching events, with their problems, writes and input, as CSV or JSON lines.
 
@@ -411,19 +435,20 @@ def history_export(ctx: click.Context, /, run_id: int | None, status: str | None
 
 
 @history.command("prune")
-@click.option("--older-than", "older_than", required=True, metavar="AGE",
+@click.option("--older-than", "older_than", required=True, metavar="AGE", callback=_parsed(parse_age),
               help="Remove the detail of runs started longer ago than AGE (30d, 12h, 2w).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
-@_db_option
+@db_option
 @_json_option
 @click.pass_context
-def history_prune(ctx: click.Context, /, older_than: str, dry_run: bool, database: str | None, as_json: bool) -> None:
+def history_prune(ctx: click.Context, /, older_than: timedelta, dry_run: bool, database: str | None,
+                  as_json: bool) -> None:
     """Remove old runs' event and request rows, keeping each run's summary row and counts.
 
     A pruned run can no longer be traced or retried, and its messages no longer count as
     processed (sent again, they are not duplicates; values already sent stay unchanged).
     """
-    result = prune(_cache(ctx, database), parse_age(older_than), dry_run=dry_run)
+    result = prune(_cache(ctx, database, read_only=dry_run), older_than, dry_run=dry_run)
     if as_json:
         _echo_json(result.as_dict())
         return
@@ -475,6 +500,7 @@ def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path:
     settings = load_settings(ctx, max_attempts=max_attempts, write_rate=write_rate, **options)
     cache = open_settings_cache(ctx, settings)
     parent = get_run(cache, run_id)
+    check_retryable(parent)  # before the mapping, the schema and the key: nothing else matters then
     path = mapping_path or (parent.mapping if Path(parent.mapping).is_file() else None)
     mapping = load_mapping(path) if path else default_mapping()
     schema = cache.load_schema()
@@ -509,7 +535,7 @@ def _print_retry(result: RetryResult, mapping: str) -> None:
     if plan.done_since:
         out.print(f"{len(plan.done_since)} left out: another run has synced them since", highlight=False)
     if plan.no_input:
-        out.print(f"{len(plan.no_input)} left out: their input was not kept (a dry run, or pruned)", highlight=False)
+        out.print(f"{len(plan.no_input)} left out: their input was not kept", highlight=False)
     if result.sync is None:
         out.print("nothing to send")
         return

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
+from urllib.parse import unquote
 
 from sqlalchemy import delete, func, tuple_
 from sqlmodel import col, select
@@ -138,13 +139,22 @@ class RunInfo:
     def events(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def would_sync(self) -> int:
+        """A dry run's events that would have been synced (it synced none); 0 for a real run."""
+        return self.counts["synced"] if self.dry_run else 0
+
+    def shown_counts(self) -> dict[str, int]:
+        """The counts as reported: a dry run synced nothing, its would-be writes are `would_sync`."""
+        return {**self.counts, "synced": 0 if self.dry_run else self.counts["synced"], "would_sync": self.would_sync}
+
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "command": self.command, "state": self.state, "started_at": _iso(self.started_at),
                 "finished_at": _iso(self.finished_at),
                 "seconds": None if self.seconds is None else round(self.seconds, 3), "input": self.input,
                 "mapping": self.mapping, "dry_run": self.dry_run, "parent_run_id": self.parent_run_id,
-                "events": self.events, **self.counts, "requests": self.requests, "has_detail": self.has_detail,
-                "heartbeat_at": _iso(self.heartbeat_at)}
+                "events": self.events, **self.shown_counts(), "requests": self.requests,
+                "has_detail": self.has_detail, "heartbeat_at": _iso(self.heartbeat_at)}
 
 
 def _run_info(run: Run, detail: dict[str, int] | None = None, now: datetime | None = None) -> RunInfo:
@@ -434,7 +444,7 @@ def database_files(cache: Cache) -> list[Path]:
     if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
         return []
     if str(url.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
-        database = database.removeprefix("file:")  # sqlite:///file:path?uri=true
+        database = unquote(database.removeprefix("file:"))  # sqlite:///file:path?uri=true (read-only opens)
     main = Path(database).expanduser()
     return [main, *(main.with_name(main.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
 
@@ -553,19 +563,30 @@ class Trace:
                 "steps": [s.as_dict() for s in self.steps]}
 
 
+#: The shortest key prefix `trace` looks up: "sha256:" and 8 hex digits (`history events` shows 24 characters).
+MIN_KEY_PREFIX = len("sha256:") + 8
+
+
 def trace(cache: Cache, message: str, *, plan: bool = True) -> Trace:
-    """Every run's outcome, writes and requests for one message (by messageId or message key).
+    """Every run's outcome, writes and requests for one message (by messageId or message key,
+    or a unique prefix of at least `MIN_KEY_PREFIX` characters of a ``sha256:`` key).
 
     Raises:
-        ConfigError: no event with that id.
+        ConfigError: no event with that id; a key prefix too short, or shared by several events.
     """
     events = find_events(cache, EventFilter(message_key=message), limit=None)
-    if not events and message.startswith("sha256:") and len(message) >= 15:
+    if not events and message.startswith("sha256:"):
+        if len(message) < MIN_KEY_PREFIX:
+            raise ConfigError([f"the key prefix {message!r} is too short: give at least {MIN_KEY_PREFIX} characters "
+                               "(sha256: and 8 more), as `attio-sync history events` shows them"])
         # `history events` shows a line's hash key cut short; a unique prefix is enough.
         with cache.session() as session:
             keys = list(session.exec(select(EventRecord.message_key).distinct()
                                      .where(col(EventRecord.message_key).startswith(message, autoescape=True))
                                      .limit(2)))
+        if len(keys) > 1:
+            raise ConfigError([f"the key prefix {message!r} matches several events: give more of the key "
+                               "(`attio-sync history events --json` shows it whole)"])
         if len(keys) == 1:
             events = find_events(cache, EventFilter(message_key=keys[0]), limit=None)
     if not events:

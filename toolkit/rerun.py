@@ -6,8 +6,8 @@ Usually it follows a fix: Attio is answering again (failed), or the mapping or t
 schema was corrected and `schema pull` run again (rejected, invalid).
 
 What is not sent again: an event that some other real run has `synced` or found `unchanged`
-since (`RetryPlan.done_since`), and an event whose input was not kept (a dry run keeps no
-input of clean events; `prune` drops it all: `RetryPlan.no_input`).
+since (`RetryPlan.done_since`), and an event whose input was not kept (`RetryPlan.no_input`).
+A dry run, and a run whose detail `prune` removed, cannot be retried at all (`check_retryable`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from .cache import Cache
 from .client import AttioClient
 from .errors import ConfigError
 from .events import InputEvent, read_events
-from .history import get_run
+from .history import RunInfo, get_run
 from .mapping import Mapping
 from .models import EventRecord, Run
 from .schema import WorkspaceSchema
 from .sync import DEFAULT_LEASE_WAIT, SyncResult, run_sync
 
-__all__ = ["RETRYABLE", "RetryPlan", "RetryResult", "plan_retry", "retry_run"]
+__all__ = ["RETRYABLE", "RetryPlan", "RetryResult", "check_retryable", "plan_retry", "retry_run"]
 
 #: The outcomes a retry may re-send: `failed` by default; `rejected` and `invalid` after a fix.
 RETRYABLE = ("failed", "rejected", "invalid")
@@ -83,15 +83,12 @@ def plan_retry(cache: Cache, run_id: int, statuses: tuple[str, ...] = ("failed",
     """The events of `run_id` ending in one of `statuses` that still need sending.
 
     Raises:
-        ConfigError: no such run, a dry run, or a status a retry cannot re-send.
+        ConfigError: no such run, a dry run, a pruned run, or a status a retry cannot re-send.
     """
     unknown = set(statuses) - set(RETRYABLE)
     if unknown or not statuses:
         raise ConfigError([f"a retry re-sends {', '.join(RETRYABLE)} events, not {', '.join(sorted(unknown)) or 'none'}"])
-    parent = get_run(cache, run_id)  # a clear error for an unknown run
-    if parent.dry_run:
-        # A rehearsal sent nothing, so "what failed" means nothing: the real run is `sync`.
-        raise ConfigError([f"run {run_id} was a dry run and sent nothing; run `attio-sync sync` on its input instead"])
+    check_retryable(get_run(cache, run_id))  # a clear error for an unknown run too
     with cache.session() as session:
         rows = list(session.exec(select(EventRecord).where(col(EventRecord.run_id) == run_id,
                                                            col(EventRecord.status).in_(statuses))
@@ -106,6 +103,22 @@ def plan_retry(cache: Cache, run_id: int, statuses: tuple[str, ...] = ("failed",
         else:
             plan.events.append(_input_event(row))
     return plan
+
+
+def check_retryable(run: RunInfo) -> None:
+    """Refuse a run a retry cannot work from: a dry run (it sent nothing), or a pruned run
+    (its events and their input are gone; its summary row and counts stay).
+
+    Raises:
+        ConfigError: one line saying what to do instead.
+    """
+    if run.dry_run:
+        # A rehearsal sent nothing, so "what failed" means nothing: the real run is `sync`.
+        raise ConfigError([f"run {run.id} was a dry run and sent nothing; run `attio-sync sync` on its input instead"])
+    if not run.has_detail:
+        raise ConfigError([f"run {run.id} was pruned (`attio-sync history prune`): its {run.events} events and "
+                           "their input are gone, so it cannot be retried; run `attio-sync sync` on its input "
+                           f"({run.input}) again instead (values already sent are found unchanged)"])
 
 
 def _input_event(row: EventRecord) -> InputEvent:
@@ -140,7 +153,7 @@ async def retry_run(cache: Cache, run_id: int, *, schema: WorkspaceSchema, mappi
         The plan, and the new run's result (None when there was nothing to send).
 
     Raises:
-        ConfigError: no such run, or a status a retry cannot re-send.
+        ConfigError: no such run, a dry or pruned run, or a status a retry cannot re-send.
     """
     plan = plan_retry(cache, run_id, statuses)
     if not plan.events:

@@ -6,11 +6,14 @@ The lead registers it with ``cli.add_command(sandbox)``; it only parses options,
 
 from __future__ import annotations
 
+import errno
 import secrets
+import socket
 from pathlib import Path
 
 import click
 
+from ..config import DB_HELP
 from ..errors import AttioSyncError
 from .app import SandboxApp, quiet_deliberate_drops
 from .config import FaultSpec, SandboxConfig
@@ -63,8 +66,8 @@ def build_app(config: SandboxConfig, *, seed: Path | None = None, cache_url: str
 @click.option("--seed", "seed", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML or JSON seed: custom objects, attributes, options, statuses, members.")
 @click.option("--from-cache", is_flag=True, help="Serve the schema last pulled into the local cache.")
-@click.option("--db", envvar="ATTIO_SYNC_DB", default="./attio-sync.db", show_default=True,
-              help="The cache database (path or SQLAlchemy URL), for --from-cache.")
+@click.option("--db", envvar="ATTIO_SYNC_DB", default="./attio-sync.db", metavar="PATH_OR_URL",
+              help=f"With --from-cache. {DB_HELP}")
 @click.option("--activate", callback=_activate, default="", metavar="users,workspaces,deals",
               help="Activate these optional standard objects.")
 @click.option("--read-rate", default=100, show_default=True, type=click.IntRange(0),
@@ -124,14 +127,33 @@ def sandbox(
     _serve(app, port)
 
 
+def _listen(port: int) -> socket.socket:
+    """A socket bound to 127.0.0.1:`port` (as uvicorn binds it), or one line saying to pick
+    another port: taken before the banner, so a key is never printed for a server that
+    cannot start."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(f"port {port} is in use: pass --port N") from exc
+        raise click.ClickException(f"cannot listen on {HOST}:{port} ({exc.strerror or exc}): pass --port N") from exc
+    return sock
+
+
 def _serve(app: SandboxApp, port: int) -> None:
+    """Bind the port (or say to pick another), then print where to point attio-sync, and serve."""
     import uvicorn
 
-    base_url = f"http://{HOST}:{port}"
-    objects = ", ".join(o.api_slug for o in app.catalog.schema.objects)
-    click.echo(f"Attio sandbox: {base_url}  (objects: {objects})")
-    click.echo(f"  export ATTIO_BASE_URL={base_url}")
-    click.echo(f"  export ATTIO_API_KEY={app.config.token}")
-    click.echo("Ctrl+C stops it; everything written is forgotten.")
-    quiet_deliberate_drops()
-    uvicorn.run(app, host=HOST, port=port, log_level="warning", lifespan="on")
+    with _listen(port) as sock:
+        base_url = f"http://{HOST}:{port}"
+        objects = ", ".join(o.api_slug for o in app.catalog.schema.objects)
+        click.echo(f"Attio sandbox: {base_url}  (objects: {objects})")
+        click.echo(f"  export ATTIO_BASE_URL={base_url}")
+        click.echo(f"  export ATTIO_API_KEY={app.config.token}")
+        click.echo("Ctrl+C stops it; everything written is forgotten.")
+        quiet_deliberate_drops()
+        server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="on"))
+        server.run(sockets=[sock])

@@ -5,8 +5,10 @@ nanosecond, ``Z`` or an offset). python-dateutil is used only for the lenient ca
 would expect, a date written with a month name ("Sep 28, 2023", "Thu, 28 Sep 2023 04:39:17
 GMT"), and only when the text names a full date: dateutil fills missing parts from a default,
 so each lenient text is parsed against two different defaults and refused if they disagree.
-That is what keeps "1" or "Sep" from ever becoming a date. Numeric forms like "09/10/2023"
-are refused: the day and month order cannot be known.
+That is what keeps "1" or "Sep" from ever becoming a date. Numeric dates with a four-digit
+year ("14/03/2026", "03.14.2026") are read only when one order of day and month gives a date:
+"14/03/2026" is 14 March (14 cannot be a month), said in a note; "09/10/2023" is refused, as
+either order could be meant (unless both parts are the same, "03/03/2026").
 
 Write forms: dates ``{"value": "YYYY-MM-DD"}``; timestamps ``{"value":
 "YYYY-MM-DDTHH:MM:SS.fffffffffZ"}``, always UTC with nine fraction digits, the form Attio
@@ -41,6 +43,8 @@ _MONTH_WORD = re.compile(
     r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.IGNORECASE
 )
 _YEAR = re.compile(r"\b\d{4}\b")
+# Day and month in either order, then the year: 14/03/2026, 03.14.2026, 14-03-26 (one separator).
+_NUMERIC_DATE = re.compile(r"(?P<first>\d{1,2})(?P<sep>[/.-])(?P<second>\d{1,2})(?P=sep)(?P<year>\d{2}|\d{4})")
 _LENIENT_MAX = 64
 _DEFAULT_A = datetime(2000, 1, 1, 0, 0, 0)
 _DEFAULT_B = datetime(2001, 2, 2, 1, 1, 1)
@@ -143,11 +147,54 @@ def _read(item: Any, ctx: Context, kind: str) -> _Moment | None:
     if len(text) <= _LENIENT_MAX and _MONTH_WORD.search(text) and _YEAR.search(text):
         return _lenient(text, item, ctx, kind)
     hint = "write it as YYYY-MM-DD" if kind == "date" else "write it as YYYY-MM-DDTHH:MM:SSZ"
-    if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", text):
-        return ctx.refuse(item, "the day and month order of this date cannot be known", hint)
+    numeric = _NUMERIC_DATE.fullmatch(text)
+    if numeric:
+        return _numeric(numeric, item, ctx, kind, hint)
     if len(text) < 30 and re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
         return ctx.refuse(item, f"a bare number is not a {kind}", _epoch_hint(float(text), kind) or hint)
     return ctx.refuse(item, f"not an ISO 8601 {kind}", hint)
+
+
+def _numeric(match: re.Match[str], item: str, ctx: Context, kind: str, hint: str) -> _Moment | None:
+    """A date written with numbers only, day and month in some order, then the year.
+
+    Read when only one order is a date: a first number above 12 cannot be a month, so the day
+    comes first; a second number above 12, so the month comes first. Either order of two
+    numbers up to 12 could be meant, and is refused (unless they are equal).
+    """
+    first, second, year = int(match["first"]), int(match["second"]), match["year"]
+    reading = _one_reading(first, second, year)
+    if isinstance(reading, str):
+        ctx.refuse(item, reading, hint)
+        return None
+    when, why = reading
+    text = item.strip()
+    notes = [f"read {text} as {when.isoformat()} ({why})"]
+    if kind == "timestamp":
+        notes.append("no time given: read as midnight UTC (Attio's rule)")
+    return _Moment(datetime(when.year, when.month, when.day), 0, True, when, tuple(notes))
+
+
+def _one_reading(first: int, second: int, year: str) -> tuple[date, str] | str:
+    """The one date two numbers and a year can be, and why; or why there is not exactly one."""
+    if len(year) != 4:
+        if first > 12 or second > 12 or first == second:
+            return "the century of a two-digit year cannot be known"
+        return "the day and month order of this date cannot be known"
+    if first > 12 and second > 12:
+        return f"neither {first} nor {second} can be a month"
+    if first > 12:
+        day, month, why = first, second, f"day first: {first} cannot be a month"
+    elif second > 12:
+        day, month, why = second, first, f"month first: {second} cannot be a month"
+    elif first == second:
+        day, month, why = first, second, "the day and the month are the same"
+    else:
+        return "the day and month order of this date cannot be known"
+    try:
+        return date(int(year), month, day), why
+    except ValueError:
+        return f"no such calendar date: day {day} of month {month} of {year}"
 
 
 def _from_iso(match: re.Match[str], item: str, ctx: Context, kind: str) -> _Moment | None:
