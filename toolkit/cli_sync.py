@@ -20,14 +20,14 @@ from .audit import OUTCOMES, first_problems
 from .cache import Cache, utcnow
 from .cli_common import connection_options, console, explain, load_settings, make_client, open_settings_cache
 from .config import Settings
-from .errors import ConfigError, RetryableApiError
+from .errors import ConfigError
 from .events import DEFAULT_MAX_LINE_BYTES, read_events
 from .lease import LeaseOwner
 from .mapping import Mapping, default_mapping, load_mapping
 from .preflight import check_mapping
 from .schema import WorkspaceSchema
 from .stopping import Stopped, stop_on_signals
-from .sync import DEFAULT_LEASE_WAIT, DRAIN_SECONDS, STOPS, SyncResult, run_sync
+from .sync import DEFAULT_LEASE_WAIT, DRAIN_SECONDS, RESUMABLE, SyncResult, run_sync
 
 __all__ = ["sync_command"]
 
@@ -145,7 +145,7 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
         except (KeyboardInterrupt, asyncio.CancelledError):  # a second signal: stopped at once
             click.echo(run.interrupted(), err=True)
             ctx.exit(run.stopped.exit_status or 130)
-        except (*STOPS, RetryableApiError) as exc:  # a condition that will pass: nothing is final from it
+        except RESUMABLE as exc:  # a condition that will pass: nothing is final from it
             left = f"{lines - sum(run.counts.values()):,} events are left" if lines is not None else "the rest is left"
             raise click.ClickException(f"{explain(exc, settings)} {run.describe().capitalize()} stopped; {left}: "
                                        "run the same command again to resume.") from exc

@@ -55,13 +55,16 @@ from .plan import EventPlan, FromWrite, Lookup, Write, plan_event
 from .schema import WorkspaceSchema
 from .state import RecordStates, StateKey, after_write, diff_write
 
-__all__ = ["DEFAULT_LEASE_WAIT", "STOPS", "SyncResult", "run_sync"]
+__all__ = ["DEFAULT_LEASE_WAIT", "RESUMABLE", "STOPS", "SyncResult", "run_sync"]
 
 #: How long a run waits by default for another run's send lease before refusing.
 DEFAULT_LEASE_WAIT = 10.0
 #: Failures that stop the whole run, since every event after would meet them too, and that will
 #: pass (a key put right, Attio back): no event gets a final outcome from them.
-STOPS: tuple[type[Exception], ...] = (AuthError, RedirectError, OutageError)
+STOPS: tuple[type[ApiError], ...] = (AuthError, RedirectError, OutageError)
+#: What a run stops on without a final outcome: `STOPS`, and a retryable failure of a run Attio
+#: never answered (a wrong address, or down from the start).
+RESUMABLE: tuple[type[ApiError], ...] = (*STOPS, RetryableApiError)
 #: How long events in flight may take to finish once a run is asked to stop (SIGINT, SIGTERM).
 DRAIN_SECONDS = 10.0
 
@@ -269,7 +272,7 @@ class _Engine:
             slots.release()
             if not task.cancelled() and task.exception() is not None and self._crash is None:
                 self._crash = task.exception()
-                if isinstance(self._crash, STOPS + (RetryableApiError,)):
+                if isinstance(self._crash, RESUMABLE):
                     for other in tasks:  # they would meet it too: they get no outcome, and go again next run
                         other.cancel()
 
@@ -295,7 +298,7 @@ class _Engine:
                 tasks.add(task)
             await self._drain(tasks)
             if self._crash is not None:
-                if isinstance(self._crash, STOPS + (RetryableApiError,)):
+                if isinstance(self._crash, RESUMABLE):
                     state = "interrupted"  # a condition that will pass: the same command resumes
                 raise self._crash
             state = "interrupted" if self.stop.is_set() else "finished"
