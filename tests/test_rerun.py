@@ -3,8 +3,10 @@ of a run, from their stored input, as a new run linked to the first (see `histor
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from history_harness import World, identify, make_world
@@ -137,3 +139,26 @@ def test_a_dry_run_cannot_be_retried(world: World) -> None:
     run_id = json.loads(rehearsal.stdout)["run_id"]
     result = world.invoke("retry", str(run_id), "--status", "invalid")
     assert result.exit_code == 1 and "was a dry run and sent nothing" in result.output
+
+
+def test_a_sigterm_stops_a_retry_cleanly_with_status_143(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    from toolkit import rerun
+
+    real = rerun.run_sync
+
+    async def terminated_at_once(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)  # as `kill` would, once the retry is under way
+        await asyncio.sleep(0.05)  # the loop's handler runs: the stop is set before any event starts
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(rerun, "run_sync", terminated_at_once)
+    result = world.invoke("retry", "1")
+    assert result.exit_code == 143
+    assert "interrupted by SIGTERM: the retry of run 1 stopped" in result.stderr
+    run = world.json("history", "runs")["runs"][0]
+    assert (run["command"], run["state"], run["synced"]) == ("retry", "interrupted", 0)
+    monkeypatch.undo()
+    assert world.invoke("retry", "1").exit_code == 0  # the same command finishes it

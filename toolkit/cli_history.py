@@ -56,6 +56,7 @@ from .history import (
 )
 from .mapping import default_mapping, load_mapping
 from .rerun import RETRYABLE, RetryResult, check_retryable, retry_run
+from .stopping import Stopped, stop_on_signals
 from .sync import DEFAULT_LEASE_WAIT
 
 __all__ = ["demo_command", "history", "retry_command"]
@@ -474,12 +475,14 @@ def history_prune(ctx: click.Context, /, older_than: timedelta, dry_run: bool, d
 @click.option("--no-check", is_flag=True, help="Start even when the pre-flight check finds errors.")
 @click.option("--wait", "lease_wait", type=click.FloatRange(min=0), default=DEFAULT_LEASE_WAIT, show_default=True,
               metavar="SECONDS", help="How long to wait for another run sending to the same workspace.")
+@click.option("--outage-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="How long to wait out an outage before stopping [env ATTIO_SYNC_OUTAGE_TIMEOUT; default 300].")
 @_json_option
 @connection_options
 @click.pass_context
 def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path: str | None, dry_run: bool,
                   concurrency: int, max_attempts: int | None, write_rate: float | None, no_check: bool,
-                  lease_wait: float, as_json: bool, **options: Any) -> None:
+                  lease_wait: float, outage_timeout: float | None, as_json: bool, **options: Any) -> None:
     """Send RUN's failed events again (and with --status, its rejected or invalid ones), from
     the input the run stored, as a new run linked to it.
 
@@ -497,7 +500,8 @@ def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path:
     )
 
     statuses = _statuses(status, RETRYABLE) or ("failed",)
-    settings = load_settings(ctx, max_attempts=max_attempts, write_rate=write_rate, **options)
+    settings = load_settings(ctx, max_attempts=max_attempts, write_rate=write_rate, outage_timeout=outage_timeout,
+                             **options)
     cache = open_settings_cache(ctx, settings)
     parent = get_run(cache, run_id)
     check_retryable(parent)  # before the mapping, the schema and the key: nothing else matters then
@@ -509,20 +513,34 @@ def retry_command(ctx: click.Context, /, run_id: int, status: str, mapping_path:
     if not dry_run:
         settings.require_key()
 
-    async def go() -> RetryResult:
-        if dry_run:
-            return await retry_run(cache, run_id, schema=schema, mapping=mapping, client=None, statuses=statuses,
-                                   base_url=settings.base_url, concurrency=concurrency)
-        async with make_client(ctx, settings) as client:
-            return await retry_run(cache, run_id, schema=schema, mapping=mapping, client=client,
-                                   statuses=statuses, base_url=settings.base_url, concurrency=concurrency,
-                                   lease_wait=lease_wait)
+    stopped = Stopped()
 
-    result = asyncio.run(go())
+    async def go() -> RetryResult:
+        nonlocal stopped
+        stop = asyncio.Event()
+        with stop_on_signals(stop) as stopped:  # as sync: a signal ends the run cleanly
+            if dry_run:
+                return await retry_run(cache, run_id, schema=schema, mapping=mapping, client=None,
+                                       statuses=statuses, base_url=settings.base_url, concurrency=concurrency,
+                                       stop=stop)
+            async with make_client(ctx, settings) as client:
+                return await retry_run(cache, run_id, schema=schema, mapping=mapping, client=client,
+                                       statuses=statuses, base_url=settings.base_url, concurrency=concurrency,
+                                       lease_wait=lease_wait, stop=stop)
+
+    try:
+        result = asyncio.run(go())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        click.echo(f"interrupted: the retry of run {run_id} stopped; run the same command again to finish", err=True)
+        ctx.exit(stopped.exit_status or 130)
     if as_json:
         _echo_json(result.as_dict())
     else:
         _print_retry(result, mapping.label)
+    if stopped.signal is not None:
+        click.echo(f"interrupted by {stopped.name}: the retry of run {run_id} stopped; events in flight were given "
+                   "time to finish; run the same command again to finish", err=True)
+        ctx.exit(stopped.exit_status)
     if result.sync is not None and any(result.sync.counts[s] for s in ("invalid", "rejected", "failed")):
         ctx.exit(1)
 

@@ -12,6 +12,7 @@ A dry run, and a run whose detail `prune` removed, cannot be retried at all (`ch
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -133,7 +134,8 @@ def _input_event(row: EventRecord) -> InputEvent:
 async def retry_run(cache: Cache, run_id: int, *, schema: WorkspaceSchema, mapping: Mapping,
                     client: AttioClient | None, statuses: tuple[str, ...] = ("failed",), base_url: str | None = None,
                     concurrency: int = 16, lease_wait: float = DEFAULT_LEASE_WAIT,
-                    on_progress: Callable[[dict[str, int]], None] | None = None) -> RetryResult:
+                    on_progress: Callable[[dict[str, int]], None] | None = None,
+                    stop: asyncio.Event | None = None) -> RetryResult:
     """Send again the events of `run_id` that ended in one of `statuses`, as a new run.
 
     Args:
@@ -148,6 +150,7 @@ async def retry_run(cache: Cache, run_id: int, *, schema: WorkspaceSchema, mappi
         concurrency: events in flight at once.
         lease_wait: how long to wait for another run sending to the workspace.
         on_progress: called after each event with the counts so far.
+        stop: once set, no new event starts (see `toolkit.sync.run_sync`).
 
     Returns:
         The plan, and the new run's result (None when there was nothing to send).
@@ -165,7 +168,7 @@ async def retry_run(cache: Cache, run_id: int, *, schema: WorkspaceSchema, mappi
     result = await run_sync(cache, schema, mapping, plan.events, client=client, command="retry",
                             input=parent.input, base_url=base_url or _base_url(cache, run_id), parent_run_id=run_id,
                             done_statuses=_DONE, concurrency=concurrency, lease_wait=lease_wait,
-                            on_progress=on_progress)
+                            on_progress=on_progress, stop=stop)
     return RetryResult(plan, result)
 
 
