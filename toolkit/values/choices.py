@@ -107,7 +107,8 @@ def _choose(item: Any, ctx: Context, key: str, noun: str) -> dict[str, Any] | No
         ctx.note(f"read the number {item!r} as the {noun} title {str(item)!r}")
         item = str(item)
     if not isinstance(item, str):
-        return ctx.refuse(item, f"a {type(item).__name__} is not an {noun} title or id")
+        ctx.refuse(item, f"a {type(item).__name__} is not an {noun} title or id")
+        return None
     if clean_str(item, ctx, limit=10_000) is None:
         return None
     index: ChoiceIndex = ctx.index_data
@@ -121,16 +122,20 @@ def _choose(item: Any, ctx: Context, key: str, noun: str) -> dict[str, Any] | No
         active = [m for m in matches if not m.is_archived]
         if len(active) > 1:
             titles = ", ".join(repr(m.title) for m in active)
-            return ctx.refuse(item, f"the {noun} title matches several {_PLURAL[noun]} when case is ignored: {titles}")
+            ctx.refuse(item, f"the {noun} title matches several {_PLURAL[noun]} when case is ignored: {titles}")
+            return None
         found = active[0] if active else (matches[0] if matches else None)
         if found is not None and not found.is_archived:
             ctx.note(f"matched {item!r} to the {noun} {found.title!r}")
     if found is None:
         if not item.strip():
-            return ctx.refuse(item, f"an empty {noun} title", _suggest(item, index, noun))
-        return ctx.refuse(item, f"no {noun} with this title or id", _suggest(item, index, noun))
+            ctx.refuse(item, f"an empty {noun} title", _suggest(item, index, noun))
+            return None
+        ctx.refuse(item, f"no {noun} with this title or id", _suggest(item, index, noun))
+        return None
     if found.is_archived:
-        return ctx.refuse(item, f"the {noun} {found.title!r} is archived", _suggest(item, index, noun))
+        ctx.refuse(item, f"the {noun} {found.title!r} is archived", _suggest(item, index, noun))
+        return None
     return {key: found.choice_id if given_id else found.title}
 
 
@@ -150,33 +155,40 @@ def check_actor(item: Any, ctx: Context) -> dict[str, Any] | None:
             item = unwrap(item, "workspace_member_email_address", ctx)
         elif "referenced_actor_id" in item or "referenced_actor_type" in item:
             if set(item) != {"referenced_actor_type", "referenced_actor_id"}:
-                return ctx.refuse(item, "an actor object has referenced_actor_type and referenced_actor_id only")
+                ctx.refuse(item, "an actor object has referenced_actor_type and referenced_actor_id only")
+                return None
             if item["referenced_actor_type"] != "workspace-member":
                 # Only workspace members can be written (api-notes 4.2 actor-reference).
                 hint = 'set "referenced_actor_type": "workspace-member"'
-                return ctx.refuse(item, "only workspace-member actors can be written", hint)
+                ctx.refuse(item, "only workspace-member actors can be written", hint)
+                return None
             item, by_email = item["referenced_actor_id"], False
         else:
-            return ctx.refuse(
+            ctx.refuse(
                 item,
                 "not an actor reference object",
                 "send the member's email, or "
                 '{"referenced_actor_type": "workspace-member", "referenced_actor_id": ...}',
             )
+            return None
         if item is REFUSED:
             return None
     if not isinstance(item, str):
-        return ctx.refuse(item, f"a {type(item).__name__} is not a workspace member's email or id")
+        ctx.refuse(item, f"a {type(item).__name__} is not a workspace member's email or id")
+        return None
     text = item.strip()
     if len(text) > 320:
-        return ctx.refuse(item, "too long for a member's email or id")
+        ctx.refuse(item, "too long for a member's email or id")
+        return None
     if not by_email and not UUID.fullmatch(text):
-        return ctx.refuse(item, "referenced_actor_id is not a UUID")
+        ctx.refuse(item, "referenced_actor_id is not a UUID")
+        return None
     member = ctx.schema.find_member(text)
     if member is None:
         emails = [m.email_address for m in ctx.schema.members]
         hint = did_you_mean(text, emails, "the member must be in the cached schema")
-        return ctx.refuse(item, "no workspace member with this email or id", hint)
+        ctx.refuse(item, "no workspace member with this email or id", hint)
+        return None
     if member.access_level == "suspended":
         ctx.warn(f"{member.email_address} is a suspended workspace member")
     if text != member.workspace_member_id:

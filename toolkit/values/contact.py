@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -110,12 +110,14 @@ def check_email(item: Any, ctx: Context) -> dict[str, Any] | None:
     if item is REFUSED:
         return None
     if not isinstance(item, str):
-        return ctx.refuse(item, f"a {type(item).__name__} is not an email address")
+        ctx.refuse(item, f"a {type(item).__name__} is not an email address")
+        return None
     text = item.strip()
     if text[:7].lower() == "mailto:":
         text = text[7:]
     if len(text) > _EMAIL_MAX:
-        return ctx.refuse(item, f"{len(text):,} characters is too long for an email address")
+        ctx.refuse(item, f"{len(text):,} characters is too long for an email address")
+        return None
     address, reason = normalise_email(text)
     if address is None:
         hint = None
@@ -123,7 +125,8 @@ def check_email(item: Any, ctx: Context) -> dict[str, Any] | None:
             hint = "send the address alone, without a display name"
         elif "@" not in text:
             hint = "an email address has an @"
-        return ctx.refuse(item, reason or "not an email address", hint)
+        ctx.refuse(item, reason or "not an email address", hint)
+        return None
     if address != item:
         ctx.note(f"wrote {item!r} as {address!r} (trimmed, lowercased as Attio stores it)")
     return {"email_address": address}
@@ -181,12 +184,15 @@ def check_domain(item: Any, ctx: Context) -> dict[str, Any] | None:
     if item is REFUSED:
         return None
     if not isinstance(item, str):
-        return ctx.refuse(item, f"a {type(item).__name__} is not a domain")
+        ctx.refuse(item, f"a {type(item).__name__} is not a domain")
+        return None
     if len(item) > _DOMAIN_MAX:
-        return ctx.refuse(item, f"{len(item):,} characters is too long for a domain or URL")
+        ctx.refuse(item, f"{len(item):,} characters is too long for a domain or URL")
+        return None
     host, note, reason = normalise_domain(item)
     if host is None:
-        return ctx.refuse(item, reason or "not a domain", 'write it as {domain}.{tld}, e.g. "app.attio.com"')
+        ctx.refuse(item, reason or "not a domain", 'write it as {domain}.{tld}, e.g. "app.attio.com"')
+        return None
     if note:
         ctx.note(note)
     elif host != item:
@@ -221,11 +227,16 @@ def _parse_phone(text: str, region: str | None) -> _PhoneAnswer:
             f"{e164} is a possible number but not a valid one in its numbering plan "
             "(a 555 or unassigned number); Attio may refuse it"
         )
-        country = region if region in phonenumbers.region_codes_for_country_code(number.country_code) else None
-        country = country or phonenumbers.region_code_for_country_code(number.country_code)
+        country = region if region in phonenumbers.region_codes_for_country_code(_calling_code(number)) else None
+        country = country or phonenumbers.region_code_for_country_code(_calling_code(number))
     if number.extension:
         warnings.append(f"dropped the extension {number.extension}: E.164 has no extensions")
     return e164, (country if country in COUNTRY_CODES else None), "; ".join(warnings) or None, None, None
+
+
+def _calling_code(number: phonenumbers.PhoneNumber) -> int:
+    """The country calling code of a parsed number (`parse` always sets it; the stubs allow None)."""
+    return cast(int, number.country_code)
 
 
 def check_phone(item: Any, ctx: Context) -> dict[str, Any] | None:
@@ -240,15 +251,17 @@ def check_phone(item: Any, ctx: Context) -> dict[str, Any] | None:
     if isinstance(item, dict):
         extra = set(item) - {"original_phone_number", "country_code"}
         if extra or "original_phone_number" not in item:
-            return ctx.refuse(
+            ctx.refuse(
                 item,
                 "a phone object has original_phone_number and (optionally) country_code only",
                 'write {"original_phone_number": "+15558675309", "country_code": "US"}',
             )
+            return None
         given_country = item.get("country_code")
         if given_country is not None:
             if not isinstance(given_country, str) or given_country.upper() not in COUNTRY_CODES:
-                return ctx.refuse(item, f"{given_country!r} is not an ISO 3166 alpha-2 country code Attio knows")
+                ctx.refuse(item, f"{given_country!r} is not an ISO 3166 alpha-2 country code Attio knows")
+                return None
             if given_country != given_country.upper():
                 ctx.note(f"upper-cased the country code {given_country!r}")
             given_country = region = given_country.upper()
@@ -257,7 +270,8 @@ def check_phone(item: Any, ctx: Context) -> dict[str, Any] | None:
         ctx.note(f"read the number {item} as the phone number text {str(item)!r}")
         item = str(item) if item.bit_length() < 256 else ""
     if not isinstance(item, str):
-        return ctx.refuse(item, f"a {type(item).__name__} is not a phone number")
+        ctx.refuse(item, f"a {type(item).__name__} is not a phone number")
+        return None
     text = clean_str(item, ctx, limit=10_000)
     if text is None:
         return None
@@ -265,25 +279,29 @@ def check_phone(item: Any, ctx: Context) -> dict[str, Any] | None:
     if text[:4].lower() == "tel:":  # an RFC 3966 link, as copied from a web page
         text = text[4:].strip()
     if len(text) > _PHONE_MAX:
-        return ctx.refuse(item, f"{len(text):,} characters is too long for a phone number")
+        ctx.refuse(item, f"{len(text):,} characters is too long for a phone number")
+        return None
     international = text.startswith("+")
     if not international and region is None:
-        return ctx.refuse(
+        ctx.refuse(
             item,
             "no country code: a phone number must start with + and the country code",
             "add the country code (e.g. +1 for the US, +44 for the UK), or set phone_region in the mapping",
         )
+        return None
     e164, country, warning, reason, hint = _parse_phone(text, None if international else region)
     if e164 is None:
-        return ctx.refuse(item, reason or "not a phone number", hint)
+        ctx.refuse(item, reason or "not a phone number", hint)
+        return None
     if international and given_country and given_country != country:
         number = phonenumbers.parse(e164, None)
-        if given_country not in phonenumbers.region_codes_for_country_code(number.country_code):
-            return ctx.refuse(
+        if given_country not in phonenumbers.region_codes_for_country_code(_calling_code(number)):
+            ctx.refuse(
                 item,
                 f"the number is from {country or 'another country'}, not {given_country}",
                 f"drop country_code or use {country}" if country else "drop country_code",
             )
+            return None
         country = given_country
     if not international:
         ctx.note(f"read the national number {text!r} in region {region}: {e164}")

@@ -103,7 +103,11 @@ class _PlanCache:
         entry = self._by_schema.get(id(schema))
         if entry is None or entry[0]() is not schema:
             key = id(schema)
-            ref = weakref.ref(schema, lambda _ref, key=key: self._by_schema.pop(key, None))
+
+            def forget(_ref: weakref.ref[WorkspaceSchema], key: int = key) -> None:
+                self._by_schema.pop(key, None)
+
+            ref = weakref.ref(schema, forget)
             entry = (ref, {})
             self._by_schema[key] = entry
         plans = entry[1]

@@ -93,7 +93,8 @@ def check_record_reference(item: Any, ctx: Context) -> dict[str, Any] | None:
             ctx.note(f"read the number {item} as the text {str(item)!r}")
             item = str(item)
     if not isinstance(item, str):
-        return ctx.refuse(item, f"a {type(item).__name__} is not a record reference")
+        ctx.refuse(item, f"a {type(item).__name__} is not a record reference")
+        return None
     target = index.single
     if target is None:
         hint = (
@@ -101,11 +102,12 @@ def check_record_reference(item: Any, ctx: Context) -> dict[str, Any] | None:
             if index.allowed
             else "activate the target object in Attio and pull the schema again"
         )
-        return ctx.refuse(
+        ctx.refuse(
             item,
             f"a bare string is only taken when the attribute allows exactly one object; it allows {_allowed(index)}",
             hint,
         )
+        return None
     slug = target.api_slug
     if slug in _SHORTHAND:
         matching, checker = _SHORTHAND[slug]
@@ -115,11 +117,12 @@ def check_record_reference(item: Any, ctx: Context) -> dict[str, Any] | None:
         return None if value is None else {"target_object": slug, matching: [value]}
     if UUID.fullmatch(item.strip()):
         return _by_id(item.strip(), target, ctx)
-    return ctx.refuse(
+    ctx.refuse(
         item,
         f"{slug} is not a standard object, so only a record id (UUID) may be given as a string",
         f'or send {{"target_object": "{slug}", "<unique attribute>": [...]}}',
     )
+    return None
 
 
 def _by_id(record_id: str, target: ObjectInfo, ctx: Context) -> dict[str, Any]:
@@ -129,40 +132,47 @@ def _by_id(record_id: str, target: ObjectInfo, ctx: Context) -> dict[str, Any]:
 
 def _object_form(item: dict[Any, Any], ctx: Context, index: ReferenceIndex) -> dict[str, Any] | None:
     if "target_object" not in item:
-        return ctx.refuse(
+        ctx.refuse(
             item,
             "a record reference object needs target_object",
             'write {"target_object": "people", "email_addresses": [{"email_address": "..."}]}',
         )
+        return None
     target_name = item["target_object"]
     if not isinstance(target_name, str):
-        return ctx.refuse(item, "target_object must be an object slug or id")
+        ctx.refuse(item, "target_object must be an object slug or id")
+        return None
     target = ctx.schema.find_object(target_name)
     if target is None:
         slugs = [o.api_slug for o in ctx.schema.objects]
         hint = did_you_mean(target_name, slugs, "activate it in Attio and pull the schema")
-        return ctx.refuse(item, f"no activated object {target_name!r}", hint)
+        ctx.refuse(item, f"no activated object {target_name!r}", hint)
+        return None
     if not index.any_object and target not in index.allowed:
-        return ctx.refuse(item, f"this attribute may point at {_allowed(index)}, not {target.api_slug}")
+        ctx.refuse(item, f"this attribute may point at {_allowed(index)}, not {target.api_slug}")
+        return None
     if target_name != target.api_slug:
         ctx.note(f"wrote target_object {target_name!r} as its slug {target.api_slug!r}")
     keys = [k for k in item if k != "target_object"]
     if "target_record_reference" in keys:
-        return ctx.refuse(
+        ctx.refuse(
             item,
             "target_record_reference is only in Attio's newer docs and its options are unconfirmed",
             "use target_record_id, or a unique matching attribute",
         )
+        return None
     if len(keys) != 1:
-        return ctx.refuse(
+        ctx.refuse(
             item,
             "a record reference has target_object and exactly one of target_record_id or a matching attribute",
         )
+        return None
     key = keys[0]
     value = item[key]
     if key == "target_record_id":
         if not isinstance(value, str) or not UUID.fullmatch(value):
-            return ctx.refuse(item, "target_record_id is not a UUID")
+            ctx.refuse(item, "target_record_id is not a UUID")
+            return None
         if value != value.lower():
             ctx.note("lower-cased target_record_id")
         return {"target_object": target.api_slug, "target_record_id": value.lower()}
@@ -174,28 +184,33 @@ def _matching_form(item: Any, key: Any, value: Any, target: ObjectInfo, ctx: Con
     if attribute is None:
         uniques = [a.api_slug for a in ctx.schema.attributes_of(target.api_slug) if a.is_unique]
         hint = did_you_mean(str(key), uniques, "use target_record_id")
-        return ctx.refuse(item, f"{target.api_slug} has no attribute {key!r}", hint)
+        ctx.refuse(item, f"{target.api_slug} has no attribute {key!r}", hint)
+        return None
     checker = _MATCHABLE.get(attribute.type)
     if checker is None:
-        return ctx.refuse(
+        ctx.refuse(
             item,
             f"{attribute.api_slug} is a {attribute.type} attribute; "
             "references match on domain, email, number, phone or text",
         )
+        return None
     if attribute.is_archived:
-        return ctx.refuse(item, f"{target.api_slug}.{attribute.api_slug} is archived")
+        ctx.refuse(item, f"{target.api_slug}.{attribute.api_slug} is archived")
+        return None
     if not attribute.is_unique:
         uniques = [
             a.api_slug for a in ctx.schema.attributes_of(target.api_slug) if a.is_unique and a.type in _MATCHABLE
         ]
-        return ctx.refuse(
+        ctx.refuse(
             item,
             f"{target.api_slug}.{attribute.api_slug} is not unique; only unique attributes are sure to match",
             f"match on {' or '.join(uniques)}" if uniques else "use target_record_id",
         )
+        return None
     if isinstance(value, list):
         if len(value) != 1:
-            return ctx.refuse(item, f"{attribute.api_slug} must hold exactly one value to match on, not {len(value)}")
+            ctx.refuse(item, f"{attribute.api_slug} must hold exactly one value to match on, not {len(value)}")
+            return None
         value = value[0]
     else:
         ctx.note(f"wrapped the {attribute.api_slug} value in a one-element list")

@@ -222,7 +222,7 @@ class Context:
         return f"{self.attribute.object_slug}.{self.attribute.api_slug}"
 
     def refuse(self, item: Any, reason: str, hint: str | None = None) -> None:
-        """Record a problem with `item`; always returns None so checkers can ``return ctx.refuse(...)``."""
+        """Record a problem with `item` (checkers then ``return None``: None means "refused, see problems")."""
         self.problems.append(
             Problem(self.where, preview(item), self.expected, self.prefix + reason, hint, self.item_index)
         )

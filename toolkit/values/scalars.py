@@ -55,11 +55,14 @@ def clean_str(item: str, ctx: Context, *, limit: int = MAX_TEXT_BYTES) -> str | 
         try:
             size = len(item.encode("utf-8"))
         except UnicodeEncodeError:
-            return ctx.refuse(item, "the text holds a lone surrogate (not valid Unicode)")
+            ctx.refuse(item, "the text holds a lone surrogate (not valid Unicode)")
+            return None
         if size > limit:
-            return ctx.refuse(item, f"the text is {size:,} bytes; Attio takes at most {limit:,}")
+            ctx.refuse(item, f"the text is {size:,} bytes; Attio takes at most {limit:,}")
+            return None
     if "\x00" in item:
-        return ctx.refuse(item, "the text holds a NUL character (\\u0000)", "remove the NUL characters")
+        ctx.refuse(item, "the text holds a NUL character (\\u0000)", "remove the NUL characters")
+        return None
     return item
 
 
@@ -94,29 +97,36 @@ def to_number(item: Any, ctx: Context) -> int | float | None:
     says), as are NaN, infinities, integers too big for a 64-bit float, and anything else.
     """
     if isinstance(item, bool):
-        return ctx.refuse(item, "a boolean is not a number", "send 1 or 0 if a number was meant")
+        ctx.refuse(item, "a boolean is not a number", "send 1 or 0 if a number was meant")
+        return None
     if isinstance(item, int):
         if item.bit_length() > 1023:
-            return ctx.refuse(item, "the integer is too large for a 64-bit float")
+            ctx.refuse(item, "the integer is too large for a 64-bit float")
+            return None
         if abs(item) > _EXACT_INT:
             ctx.warn(f"{preview(item)} is beyond 2**53; Attio stores numbers as 64-bit floats and may round it")
         return item
     if isinstance(item, float):
         if not math.isfinite(item):
-            return ctx.refuse(item, f"{item!r} is not a finite number")
+            ctx.refuse(item, f"{item!r} is not a finite number")
+            return None
         return item
     if isinstance(item, str):
         text = item.strip()
         if len(text) > 400 or not _NUMERIC.fullmatch(text):
-            return ctx.refuse(item, "the text is not a number", "send a plain number such as 42 or 42.5")
+            ctx.refuse(item, "the text is not a number", "send a plain number such as 42 or 42.5")
+            return None
         number: int | float = int(text) if _INTEGER.fullmatch(text) else float(text)
         if isinstance(number, float) and not math.isfinite(number):
-            return ctx.refuse(item, "the number is too large for a 64-bit float")
+            ctx.refuse(item, "the number is too large for a 64-bit float")
+            return None
         if isinstance(number, int) and number.bit_length() > 1023:
-            return ctx.refuse(item, "the integer is too large for a 64-bit float")
+            ctx.refuse(item, "the integer is too large for a 64-bit float")
+            return None
         ctx.note(f"read the text {preview(item)!r} as the number {number!r}")
         return number
-    return ctx.refuse(item, f"a {_kind(item)} is not a number")
+    ctx.refuse(item, f"a {_kind(item)} is not a number")
+    return None
 
 
 def decimal_places(number: int | float | str) -> int:
@@ -167,15 +177,18 @@ def check_text(item: Any, ctx: Context) -> dict[str, Any] | None:
         return None if text is None else {"value": text}
     if isinstance(item, bool):
         word = "true" if item else "false"
-        return ctx.refuse(item, "a boolean is not text", f'quote it ("{word}") if the text {word} is meant')
+        ctx.refuse(item, "a boolean is not text", f'quote it ("{word}") if the text {word} is meant')
+        return None
     if isinstance(item, int) or (isinstance(item, float) and math.isfinite(item)):
         if isinstance(item, int) and item.bit_length() > 1000:
             # ~300 digits is no id; and str() of 4300+ digits raises in Python 3.11+.
-            return ctx.refuse(item, "the number is too long to write as text", "send it as a string")
+            ctx.refuse(item, "the number is too long to write as text", "send it as a string")
+            return None
         text = repr(item)
         ctx.note(f"wrote the number {text} as text")
         return {"value": text}
-    return ctx.refuse(item, f"a {_kind(item)} is not text")
+    ctx.refuse(item, f"a {_kind(item)} is not text")
+    return None
 
 
 def check_number(item: Any, ctx: Context) -> dict[str, Any] | None:
@@ -209,12 +222,13 @@ def check_currency(item: Any, ctx: Context) -> dict[str, Any] | None:
     if isinstance(item, dict) and "currency_code" in item:
         default = ctx.attribute.default_currency_code
         if item["currency_code"] != default or default is None:
-            return ctx.refuse(
+            ctx.refuse(
                 item,
                 "currency_code cannot be written; Attio uses the attribute's default currency "
                 f"({default or 'none set'})",
                 'send {"currency_value": n} only',
             )
+            return None
         # The code it would get anyway: drop it rather than send a key Attio may refuse.
         ctx.note(f"dropped currency_code {default!r}, the attribute's own currency")
         item = {k: v for k, v in item.items() if k != "currency_code"}
@@ -226,9 +240,10 @@ def check_currency(item: Any, ctx: Context) -> dict[str, Any] | None:
         return None
     places = decimal_places(item if isinstance(item, str) else number)
     if places > 4:
-        return ctx.refuse(
+        ctx.refuse(
             item, f"{places} decimal places; currency takes at most 4", f"round it to {round(float(number), 4)!r}"
         )
+        return None
     return {"currency_value": number}
 
 
@@ -246,11 +261,13 @@ def check_rating(item: Any, ctx: Context) -> dict[str, Any] | None:
         return None
     if isinstance(number, float):
         if not number.is_integer():
-            return ctx.refuse(item, "a rating is a whole number", f"round it to {round(number)}")
+            ctx.refuse(item, "a rating is a whole number", f"round it to {round(number)}")
+            return None
         ctx.note(f"wrote the rating {number!r} as the integer {int(number)}")
         number = int(number)
     if not 0 <= number <= 5:
-        return ctx.refuse(item, f"{preview(number)} is outside 0 to 5", "a rating is 0, 1, 2, 3, 4 or 5")
+        ctx.refuse(item, f"{preview(number)} is outside 0 to 5", "a rating is 0, 1, 2, 3, 4 or 5")
+        return None
     return {"value": number}
 
 
@@ -272,9 +289,11 @@ def check_checkbox(item: Any, ctx: Context) -> dict[str, Any] | None:
             flag = word in _TRUE
             ctx.note(f"read {preview(item)!r} as {str(flag).lower()}")
             return {"value": flag}
-    return ctx.refuse(item, f"{preview(item)!r} is not a boolean", "send true or false")
+    ctx.refuse(item, f"{preview(item)!r} is not a boolean", "send true or false")
+    return None
 
 
 def _kind(value: Any) -> str:
-    return {dict: "JSON object", list: "list", tuple: "list"}.get(type(value), type(value).__name__)
+    kinds: dict[type[Any], str] = {dict: "JSON object", list: "list", tuple: "list"}
+    return kinds.get(type(value), type(value).__name__)
 

@@ -47,17 +47,20 @@ def check_personal_name(item: Any, ctx: Context) -> dict[str, Any] | None:
     if isinstance(item, dict):
         return _name_object(item, ctx)
     if not isinstance(item, str):
-        return ctx.refuse(item, f"a {type(item).__name__} is not a name", 'write "Last, First"')
+        ctx.refuse(item, f"a {type(item).__name__} is not a name", 'write "Last, First"')
+        return None
     text = clean_str(item, ctx, limit=_NAME_MAX)
     if text is None:
         return None
     text = _SPACES.sub(" ", text).strip()
     if not text:
-        return ctx.refuse(item, "the name is empty")
+        ctx.refuse(item, "the name is empty")
+        return None
     if "," in text:
         last, first = (part.strip() for part in text.split(",", 1))
         if not first and not last:
-            return ctx.refuse(item, "the name is empty")
+            ctx.refuse(item, "the name is empty")
+            return None
     else:
         first, _, last = text.rpartition(" ")
         if not first:  # one word: a first name only (Attio's own reading of a comma-less name)
@@ -74,24 +77,27 @@ def check_personal_name(item: Any, ctx: Context) -> dict[str, Any] | None:
 def _name_object(item: dict[Any, Any], ctx: Context) -> dict[str, Any] | None:
     extra = sorted(str(k) for k in item if k not in _NAME_KEYS)
     if extra:
-        return ctx.refuse(
+        ctx.refuse(
             item,
             f"unexpected keys in a name: {', '.join(extra[:5])}",
             'write {"first_name": ..., "last_name": ..., "full_name": ...} or "Last, First"',
         )
+        return None
     parts: dict[str, str] = {}
     for key in _NAME_KEYS:
         value = item.get(key)
         if value is None:
             continue
         if not isinstance(value, str):
-            return ctx.refuse(item, f"{key} must be a string, not {type(value).__name__}")
+            ctx.refuse(item, f"{key} must be a string, not {type(value).__name__}")
+            return None
         cleaned = clean_str(value, ctx, limit=_NAME_MAX)
         if cleaned is None:
             return None
         parts[key] = cleaned
     if not parts:
-        return ctx.refuse(item, "the name has no first_name, last_name or full_name")
+        ctx.refuse(item, "the name has no first_name, last_name or full_name")
+        return None
     first, last, full = parts.get("first_name"), parts.get("last_name"), parts.get("full_name")
     if first is None and last is None:
         # Only full_name: split it the way a comma-less string is read.
@@ -121,7 +127,8 @@ def _name(first: str, last: str, ctx: Context) -> dict[str, Any] | None:
     # Attio requires all three keys [docs + wire]; whether empty strings are allowed is
     # [unconfirmed], so we allow one empty part (a mononym) but never an empty name.
     if not first.strip() and not last.strip():
-        return ctx.refuse({"first_name": first, "last_name": last}, "the name is empty")
+        ctx.refuse({"first_name": first, "last_name": last}, "the name is empty")
+        return None
     full = " ".join(part for part in (first, last) if part)
     return {"first_name": first, "last_name": last, "full_name": full}
 
@@ -133,17 +140,20 @@ def check_location(item: Any, ctx: Context) -> dict[str, Any] | str | None:
         if text is None:
             return None
         if not text.strip():
-            return ctx.refuse(item, "the address is empty")
+            ctx.refuse(item, "the address is empty")
+            return None
         if text != text.strip():
             ctx.note("trimmed surrounding spaces")
         return text.strip()
     if not isinstance(item, dict):
         hint = 'write "1 Infinite Loop, Cupertino, CA, US"'
-        return ctx.refuse(item, f"a {type(item).__name__} is not a location", hint)
+        ctx.refuse(item, f"a {type(item).__name__} is not a location", hint)
+        return None
     extra = sorted(str(k) for k in item if k not in LOCATION_KEYS)
     if extra:
         reason = f"unexpected keys in a location: {', '.join(extra[:5])}"
-        return ctx.refuse(item, reason, f"the keys are {', '.join(LOCATION_KEYS)}")
+        ctx.refuse(item, reason, f"the keys are {', '.join(LOCATION_KEYS)}")
+        return None
     result: dict[str, Any] = {}
     missing = [key for key in LOCATION_KEYS if key not in item]
     for key in LOCATION_KEYS:
@@ -157,22 +167,27 @@ def check_location(item: Any, ctx: Context) -> dict[str, Any] | str | None:
             ctx.note(f"wrote the {key} {text} as text (Attio takes coordinates as strings)")
             value = text
         if not isinstance(value, str):
-            return ctx.refuse(item, f"{key} must be a string or null, not {type(value).__name__}")
+            ctx.refuse(item, f"{key} must be a string or null, not {type(value).__name__}")
+            return None
         if clean_str(value, ctx, limit=100_000) is None:
             return None
         if key == "country_code":
             if value.upper() not in COUNTRY_CODES:
-                return ctx.refuse(item, f"{value!r} is not an ISO 3166 alpha-2 country code Attio knows")
+                ctx.refuse(item, f"{value!r} is not an ISO 3166 alpha-2 country code Attio knows")
+                return None
             if value != value.upper():
                 ctx.note(f"upper-cased the country code {value!r}")
             value = value.upper()
         elif key == "latitude" and not _LATITUDE.fullmatch(value):
-            return ctx.refuse(item, f"latitude {value!r} is not between -90 and 90")
+            ctx.refuse(item, f"latitude {value!r} is not between -90 and 90")
+            return None
         elif key == "longitude" and not _LONGITUDE.fullmatch(value):
-            return ctx.refuse(item, f"longitude {value!r} is not between -180 and 180")
+            ctx.refuse(item, f"longitude {value!r} is not between -180 and 180")
+            return None
         result[key] = value
     if missing:
         ctx.note(f"filled the missing location keys with null: {', '.join(missing)}")
     if all(v is None for v in result.values()):
-        return ctx.refuse(item, "every part of the location is empty", "send null to unset it")
+        ctx.refuse(item, "every part of the location is empty", "send null to unset it")
+        return None
     return result

@@ -20,10 +20,11 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from dateutil import parser as dateutil_parser
+# python-dateutil ships no type information (its stubs are the separate types-python-dateutil).
+from dateutil import parser as dateutil_parser  # type: ignore[import-untyped, unused-ignore]
 
 from .result import Context
 from .scalars import REFUSED, unwrap
@@ -88,7 +89,8 @@ def check_date(item: Any, ctx: Context) -> dict[str, Any] | None:
         try:
             date.fromisoformat(item)
         except ValueError:
-            return ctx.refuse(item, "no such calendar date")
+            ctx.refuse(item, "no such calendar date")
+            return None
         return {"value": item}
     moment = _read(item, ctx, "date")
     if moment is None:
@@ -134,12 +136,14 @@ def _read(item: Any, ctx: Context, kind: str) -> _Moment | None:
         notes = ("no time given: read as midnight UTC (Attio's rule)",) if kind == "timestamp" else ()
         return _Moment(datetime(item.year, item.month, item.day), 0, True, item, notes)
     if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-        return ctx.refuse(item, f"a {type(item).__name__} is not a {kind}")
+        ctx.refuse(item, f"a {type(item).__name__} is not a {kind}")
+        return None
     if not isinstance(item, str):
         hint = _epoch_hint(item, kind)
         if hint is None and isinstance(item, int) and 1000 <= item <= 9999:
             hint = f'send the year as text, "{item}", if a year was meant'
-        return ctx.refuse(item, f"a number is not a {kind}", hint)
+        ctx.refuse(item, f"a number is not a {kind}", hint)
+        return None
     text = item.strip()
     match = _ISO.fullmatch(text)
     if match:
@@ -151,8 +155,10 @@ def _read(item: Any, ctx: Context, kind: str) -> _Moment | None:
     if numeric:
         return _numeric(numeric, item, ctx, kind, hint)
     if len(text) < 30 and re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
-        return ctx.refuse(item, f"a bare number is not a {kind}", _epoch_hint(float(text), kind) or hint)
-    return ctx.refuse(item, f"not an ISO 8601 {kind}", hint)
+        ctx.refuse(item, f"a bare number is not a {kind}", _epoch_hint(float(text), kind) or hint)
+        return None
+    ctx.refuse(item, f"not an ISO 8601 {kind}", hint)
+    return None
 
 
 def _numeric(match: re.Match[str], item: str, ctx: Context, kind: str, hint: str) -> _Moment | None:
@@ -212,7 +218,8 @@ def _from_iso(match: re.Match[str], item: str, ctx: Context, kind: str) -> _Mome
             int(parts["second"] or 0),
         )
     except ValueError as exc:
-        return ctx.refuse(item, f"no such {kind}: {exc}")
+        ctx.refuse(item, f"no such {kind}: {exc}")
+        return None
     if parts["month"] is None or parts["day"] is None:
         filled = f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
         notes.append(f"read {item.strip()!r} as {filled} (Attio's rule for partial dates)")
@@ -230,12 +237,14 @@ def _from_iso(match: re.Match[str], item: str, ctx: Context, kind: str) -> _Mome
     digits = zone[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:] or 0)
     if hours > 23 or minutes > 59:
-        return ctx.refuse(item, f"{zone} is not a time zone offset")
+        ctx.refuse(item, f"{zone} is not a time zone offset")
+        return None
     offset = timedelta(hours=hours, minutes=minutes) * (1 if zone[0] == "+" else -1)
     try:
         utc = local - offset
     except OverflowError:
-        return ctx.refuse(item, f"the {kind} in UTC falls outside years 1 to 9999")
+        ctx.refuse(item, f"the {kind} in UTC falls outside years 1 to 9999")
+        return None
     if offset and kind == "timestamp":
         notes.append(f"converted the offset {zone} to UTC")
     return _Moment(utc, nanos, False, local.date(), tuple(notes))
@@ -248,9 +257,10 @@ def _from_datetime(value: datetime, ctx: Context) -> _Moment | None:
         utc = value
     else:
         try:
-            utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+            utc = value.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
-            return ctx.refuse(value, "the timestamp in UTC falls outside years 1 to 9999")
+            ctx.refuse(value, "the timestamp in UTC falls outside years 1 to 9999")
+            return None
     return _Moment(utc.replace(microsecond=0), utc.microsecond * 1000, False, value.date(), tuple(notes))
 
 
@@ -262,11 +272,14 @@ def _lenient(text: str, item: str, ctx: Context, kind: str) -> _Moment | None:
             first = dateutil_parser.parse(text, default=_DEFAULT_A)
             second = dateutil_parser.parse(text, default=_DEFAULT_B)
     except (ValueError, OverflowError) as exc:
-        return ctx.refuse(item, f"not a {kind}: {exc}", "write it as YYYY-MM-DD")
+        ctx.refuse(item, f"not a {kind}: {exc}", "write it as YYYY-MM-DD")
+        return None
     if caught:
-        return ctx.refuse(item, f"not a {kind}: {caught[0].message}", "write the zone as Z or +HH:MM")
+        ctx.refuse(item, f"not a {kind}: {caught[0].message}", "write the zone as Z or +HH:MM")
+        return None
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):
-        return ctx.refuse(item, "the text does not name a full date (year, month and day)", "write it as YYYY-MM-DD")
+        ctx.refuse(item, "the text does not name a full date (year, month and day)", "write it as YYYY-MM-DD")
+        return None
     date_only = (first.hour, first.minute, first.second) != (second.hour, second.minute, second.second)
     moment = _from_datetime(first, ctx)
     if moment is None:
