@@ -21,7 +21,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,11 +30,11 @@ from urllib.parse import parse_qsl
 import anyio
 
 from ..schema import WorkspaceSchema
+from . import handlers
 from .catalog import Catalog
 from .coercion import coerce_values
 from .config import SandboxConfig
 from .faults import RATE_LIMIT_BODY, FaultDecision, FaultInjector, FaultRule, RateLimiter, predrawn_fault, retry_after
-from . import handlers
 from .problems import ApiProblem, not_found
 from .standard import stable_id, standard_schema
 from .store import Store
@@ -42,9 +42,10 @@ from .store import Store
 __all__ = ["DroppedConnection", "LoggedRequest", "SandboxApp", "create_app", "quiet_deliberate_drops"]
 
 JSON = dict[str, Any]
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 Handler = Callable[["SandboxApp", "Call"], Any]
 
 _SEG = r"([^/]+)"
@@ -350,7 +351,8 @@ def _failure_body(status: int) -> dict[str, Any]:
     if status == 429:
         return dict(RATE_LIMIT_BODY)
     if status >= 500:
-        return {"status_code": status, "type": "api_error", "code": "internal_error", "message": "Injected by the sandbox."}
+        return {"status_code": status, "type": "api_error", "code": "internal_error",
+                "message": "Injected by the sandbox."}
     return ApiProblem(status, "validation_type", "Injected by the sandbox.").body()
 
 

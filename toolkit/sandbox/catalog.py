@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..schema import AttributeInfo, MemberInfo, ObjectInfo, OptionInfo, StatusInfo, WorkspaceSchema
 
@@ -20,7 +20,7 @@ JSON = dict[str, Any]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def is_uuid(text: object) -> bool:
+def is_uuid(text: object) -> TypeGuard[str]:
     """True for a canonical UUID string."""
     return isinstance(text, str) and bool(_UUID.match(text))
 

@@ -215,14 +215,15 @@ def _record_reference(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
                                        expected="object", received=json_type_name(item))])  # fmt: skip
     target_ref = item.get("target_object")
     if not isinstance(target_ref, str):
+        received = json_type_name(target_ref) if "target_object" in item else "undefined"
         raise Invalid([validation_item("invalid_type", ["target_object"], "Required", expected="string",
-                                       received=json_type_name(target_ref) if "target_object" in item else "undefined")])
+                                       received=received)])
     target = ctx.catalog.object(target_ref)
     if target is None:
         raise ApiProblem(400, "value_not_found", f'Object with slug/ID "{target_ref}" not found.')
     if allowed and target.object_id not in allowed:
-        raise Invalid([validation_item("invalid", ["target_object"],
-                                       f'Records of object "{target.api_slug}" cannot be referenced by this attribute')])
+        message = f'Records of object "{target.api_slug}" cannot be referenced by this attribute'
+        raise Invalid([validation_item("invalid", ["target_object"], message)])
     others = [k for k in item if k != "target_object"]
     if "target_record_id" in item:
         if others != ["target_record_id"]:

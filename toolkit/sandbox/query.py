@@ -79,7 +79,8 @@ def _normalise_operand(attr: AttributeInfo, prop: str, operand: Any) -> Any:
     if isinstance(operand, str):
         if attr.type in ("email-address", "domain") and prop != "original_email_address":
             return operand.lower()
-        if attr.type == "timestamp" or (attr.type == "interaction" and prop == "interacted_at") or prop == "active_from":
+        if (attr.type == "timestamp" or (attr.type == "interaction" and prop == "interacted_at")
+                or prop == "active_from"):
             parsed = parse_iso(operand)
             if parsed is None or "T" not in operand.upper():
                 raise _filter_error(f'Timestamp filters need a full date and time, got "{operand}".')
@@ -169,6 +170,18 @@ def _not_empty_wanted(spec: Any) -> bool | None:
     return None
 
 
+def _all_of(preds: list[Predicate]) -> Predicate:
+    return lambda r: all(p(r) for p in preds)
+
+
+def _any_of(preds: list[Predicate]) -> Predicate:
+    return lambda r: any(p(r) for p in preds)
+
+
+def _negated(pred: Predicate) -> Predicate:
+    return lambda r: not pred(r)
+
+
 def compile_filter(catalog: Catalog, store: Store, obj: ObjectInfo, flt: Any) -> Predicate:
     """Turn a filter (shorthand, verbose, logical or path) into a predicate.
 
@@ -184,11 +197,9 @@ def compile_filter(catalog: Catalog, store: Store, obj: ObjectInfo, flt: Any) ->
             if not isinstance(spec, list):
                 raise _filter_error(f'"{key}" takes an array of filters.')
             subs = [compile_filter(catalog, store, obj, s) for s in spec]
-            parts.append((lambda r, s=subs: all(p(r) for p in s)) if key == "$and" else
-                         (lambda r, s=subs: any(p(r) for p in s)))  # fmt: skip
+            parts.append(_all_of(subs) if key == "$and" else _any_of(subs))
         elif key == "$not":
-            sub = compile_filter(catalog, store, obj, spec)
-            parts.append(lambda r, s=sub: not s(r))
+            parts.append(_negated(compile_filter(catalog, store, obj, spec)))
         elif key == "path":
             parts.append(_path_filter(catalog, store, obj, spec, flt.get("constraints")))
         elif key == "constraints":

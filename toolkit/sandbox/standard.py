@@ -222,7 +222,8 @@ def standard_schema(config: SandboxConfig | None = None) -> WorkspaceSchema:
     objects = tuple(
         ObjectInfo(object_ids[s], s, _NOUNS[s][0], _NOUNS[s][1], SEED_TIME) for s in active
     )
-    attr_ids = {(o, a.slug): stable_id(ws, "attribute", o, a.slug) for o, attrs in STANDARD_ATTRIBUTES.items() for a in attrs}
+    attr_ids = {(o, a.slug): stable_id(ws, "attribute", o, a.slug)
+                for o, attrs in STANDARD_ATTRIBUTES.items() for a in attrs}
     inverse: dict[tuple[str, str], tuple[str, str]] = {}
     for left, right in STANDARD_RELATIONSHIPS:
         inverse[left], inverse[right] = right, left

@@ -137,7 +137,8 @@ class Store:
         noun = (obj.singular_noun or obj.api_slug).lower().replace(" ", "-")
         slug = self.catalog.schema.workspace.workspace_slug or "sandbox"
         return {
-            "id": {"workspace_id": self.catalog.workspace_id, "object_id": obj.object_id, "record_id": record.record_id},
+            "id": {"workspace_id": self.catalog.workspace_id, "object_id": obj.object_id,
+                   "record_id": record.record_id},
             "created_at": record.created_at,
             "web_url": f"https://app.attio.com/{slug}/{noun}/{record.record_id}",
             "values": values,

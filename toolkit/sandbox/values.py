@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 import phonenumbers
 from publicsuffixlist import PublicSuffixList
@@ -95,7 +95,7 @@ def _expected_for(key: str) -> str:
 # -- numbers ---------------------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -166,8 +166,8 @@ def coerce_currency(item: Any, ctx: Options) -> JSON:
             raise Invalid([unrecognized_keys(extra)])
         # api-notes 4.2: the code comes from the attribute's config and cannot be written.
         if "currency_code" in item and item["currency_code"] != code:
-            raise Invalid([validation_item("invalid", ["currency_code"],
-                                           f"currency_code cannot be written; this attribute stores {code}")])  # fmt: skip
+            message = f"currency_code cannot be written; this attribute stores {code}"
+            raise Invalid([validation_item("invalid", ["currency_code"], message)])
         if "currency_value" not in item:
             raise _type_error("number", _MISSING, ["currency_value"])
         value: Any = item["currency_value"]
@@ -354,9 +354,8 @@ def coerce_phone(item: Any, ctx: Options) -> JSON:
             raise Invalid([unrecognized_keys(extra)])
         number = item.get("original_phone_number", _MISSING)
         country = item.get("country_code")
-        path: list[str | int] = ["original_phone_number"]
     else:
-        number, path = item, []
+        number = item
     if not isinstance(number, str):
         raise _type_error("string", number, ["original_phone_number"])
     if country is not None and (not isinstance(country, str) or country not in COUNTRY_CODES):
@@ -373,9 +372,9 @@ def coerce_phone(item: Any, ctx: Options) -> JSON:
         raise Invalid([validation_item("invalid", ["original_phone_number"], "Invalid phone number")])
     # The read shape's country_code is never null: a number outside any region's plan (only
     # reachable with phone_validation="possible") takes its calling code's main region.
-    region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
-        parsed.country_code
-    )
+    region = phonenumbers.region_code_for_number(parsed)
+    if not region and parsed.country_code is not None:  # a parsed number always has a calling code
+        region = phonenumbers.region_code_for_country_code(parsed.country_code)
     if region not in COUNTRY_CODES:
         # Non-geographic numbers (+800 freephone, +881 satellite: region "001") have no country
         # code Attio's read shape could carry, so Attio cannot store them [unconfirmed].
@@ -424,8 +423,9 @@ def coerce_location(item: Any, ctx: Options) -> JSON:
         if key not in item:
             errors.append(validation_item("invalid_type", [key], "Required", expected="string", received="undefined"))
         elif item[key] is not None and not isinstance(item[key], str):
-            errors.append(validation_item("invalid_type", [key], f"Expected string, received {json_type_name(item[key])}",
-                                          expected="string", received=json_type_name(item[key])))  # fmt: skip
+            received = json_type_name(item[key])
+            errors.append(validation_item("invalid_type", [key], f"Expected string, received {received}",
+                                          expected="string", received=received))
     extra = set(item) - set(LOCATION_KEYS)
     if extra:
         errors.append(unrecognized_keys(extra))
@@ -506,22 +506,25 @@ def value_key(payload: JSON) -> Hashable:
     and statuses by id, references by their target.
     """
     kind = payload["attribute_type"]
+    key: Hashable
     if kind == "email-address":
-        return payload["email_address"]
-    if kind == "domain":
-        return payload["domain"]
-    if kind == "phone-number":
-        return payload["phone_number"]
-    if kind == "currency":
-        return payload["currency_value"]
-    if kind == "select":
-        return payload["option"]["id"]["option_id"]
-    if kind == "status":
-        return payload["status"]["id"]["status_id"]
-    if kind == "record-reference":
-        return (payload["target_object"], payload["target_record_id"])
-    if kind == "actor-reference":
-        return (payload["referenced_actor_type"], payload["referenced_actor_id"])
-    if kind in ("personal-name", "location", "interaction"):
-        return tuple(sorted((k, repr(v)) for k, v in payload.items()))
-    return payload["value"]
+        key = payload["email_address"]
+    elif kind == "domain":
+        key = payload["domain"]
+    elif kind == "phone-number":
+        key = payload["phone_number"]
+    elif kind == "currency":
+        key = payload["currency_value"]
+    elif kind == "select":
+        key = payload["option"]["id"]["option_id"]
+    elif kind == "status":
+        key = payload["status"]["id"]["status_id"]
+    elif kind == "record-reference":
+        key = (payload["target_object"], payload["target_record_id"])
+    elif kind == "actor-reference":
+        key = (payload["referenced_actor_type"], payload["referenced_actor_id"])
+    elif kind in ("personal-name", "location", "interaction"):
+        key = tuple(sorted((k, repr(v)) for k, v in payload.items()))
+    else:
+        key = payload["value"]
+    return key
