@@ -23,6 +23,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import free_port, wait_for  # noqa: E402  (bench/common.py)
+
 from toolkit.sandbox import SandboxConfig, SandboxTransport, create_app  # noqa: E402
 
 ATTIO_WRITE_LIMIT = 25.0

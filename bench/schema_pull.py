@@ -42,14 +42,16 @@ def build_workspace(objects: int, attributes: int, options: int) -> dict[str, An
     for o in range(objects):
         slug, object_id = f"object_{o}", uid()
         data["objects"].append({"id": {"workspace_id": WS, "object_id": object_id}, "api_slug": slug,
-                                "singular_noun": slug, "plural_noun": slug, "created_at": "2025-01-01T00:00:00.000000000Z"})
+                                "singular_noun": slug, "plural_noun": slug,
+                                "created_at": "2025-01-01T00:00:00.000000000Z"})
         listed = []
         for a in range(attributes):
             is_select = a % 3 == 0
             attr_slug, attribute_id = f"attr_{a}", uid()
             listed.append({
                 "id": {"workspace_id": WS, "object_id": object_id, "attribute_id": attribute_id},
-                "title": attr_slug, "description": None, "api_slug": attr_slug, "type": "select" if is_select else "text",
+                "title": attr_slug, "description": None, "api_slug": attr_slug,
+                "type": "select" if is_select else "text",
                 "is_system_attribute": False, "is_writable": True, "is_required": False, "is_unique": False,
                 "is_multiselect": False, "is_default_value_enabled": False, "is_archived": False, "default_value": None,
                 "relationship": None, "created_at": "2025-01-01T00:00:00.000000000Z",
@@ -57,7 +59,8 @@ def build_workspace(objects: int, attributes: int, options: int) -> dict[str, An
                            "record_reference": {"allowed_object_ids": None}}})
             if is_select:
                 data["options"][(slug, attr_slug)] = [
-                    {"id": {"workspace_id": WS, "object_id": object_id, "attribute_id": attribute_id, "option_id": uid()},
+                    {"id": {"workspace_id": WS, "object_id": object_id, "attribute_id": attribute_id,
+                            "option_id": uid()},
                      "title": f"Option {n}", "is_archived": False} for n in range(options)]
         data["attributes"][slug] = listed
     return data
@@ -74,7 +77,8 @@ class LimitedAttio(httpx.AsyncBaseTransport):
 
     def _routes(self) -> dict[str, Any]:
         routes: dict[str, Any] = {
-            "/v2/self": {"active": True, "workspace_id": WS, "workspace_name": "Bench", "scope": "object_configuration:read"},
+            "/v2/self": {"active": True, "workspace_id": WS, "workspace_name": "Bench",
+                         "scope": "object_configuration:read"},
             "/v2/objects": {"data": self.data["objects"]},
             "/v2/workspace_members": {"data": []},
         }

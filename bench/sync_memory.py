@@ -145,7 +145,8 @@ def main() -> None:
           f"{'(imports + schema)':>13}")
     for size, report, rss, file_size in rows:
         seconds = report["seconds"]
-        print(f"{size:>10,}  {file_size / 1e6:8.1f}  {seconds:8.1f}  {size / seconds:8.0f}  {1000 * seconds / size:8.3f}  "
+        print(f"{size:>10,}  {file_size / 1e6:8.1f}  {seconds:8.1f}  {size / seconds:8.0f}  "
+              f"{1000 * seconds / size:8.3f}  "
               f"{rss:8.1f}  {rss / args.limit_mb:6.3f}  {rss - baseline:+12.1f}M")
     if len(rows) > 1:
         (small, _, small_rss, _), (large, _, large_rss, _) = rows[0], rows[-1]

@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import MAPPING, TITLES  # noqa: E402  (bench/common.py)
+
 from toolkit.cache import Cache, open_cache
 from toolkit.client import AttioClient
 from toolkit.events import read_events

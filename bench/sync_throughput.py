@@ -39,12 +39,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import free_port, wait_for  # noqa: E402  (bench/common.py)
+
 from toolkit.cache import open_cache
 from toolkit.client import Attempt, AttemptHook, AttioClient
 from toolkit.events import read_events
 from toolkit.mapping import default_mapping
 from toolkit.pull import pull_schema
-from common import free_port, wait_for  # noqa: E402  (bench/common.py)
 from toolkit.sandbox import SandboxConfig, SandboxTransport, create_app, serve_in_thread
 from toolkit.sync import SyncResult, run_sync
 

@@ -31,8 +31,11 @@ import phonenumbers  # noqa: E402
 from email_validator import EmailNotValidError, validate_email  # noqa: E402
 
 from toolkit.schema import AttributeInfo, ObjectInfo, OptionInfo, WorkspaceInfo, WorkspaceSchema  # noqa: E402
-from toolkit.values import ValueOptions, prepare  # noqa: E402
-from toolkit.values import contact  # noqa: E402
+from toolkit.values import (  # noqa: E402
+    ValueOptions,
+    contact,  # noqa: E402
+    prepare,
+)
 
 PEOPLE_ID = "00000001-0000-4000-8000-000000000001"
 #: trait -> (attribute slug, type, multiselect)
@@ -89,7 +92,8 @@ def make_events(count: int, people: int, seed: int = 4) -> list[str]:
         persons.append(
             {
                 "email": f"{first.lower()}.{last.lower()}.{n}@{rng.choice(DOMAINS)}",
-                "phone": pattern.format(rng.randrange(low, 1000) % (100 if "33" in pattern else 1000), rng.randrange(10_000) % (100 if "33" in pattern else 10_000)),
+                "phone": pattern.format(rng.randrange(low, 1000) % (100 if "33" in pattern else 1000),
+                                        rng.randrange(10_000) % (100 if "33" in pattern else 10_000)),
                 "name": f"{last}, {first}" if rng.random() < 0.7 else f"{first} {last}",
                 "birthday": f"{rng.randrange(1950, 2005)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
             }
@@ -97,7 +101,8 @@ def make_events(count: int, people: int, seed: int = 4) -> list[str]:
     lines = []
     for n in range(count):
         person = persons[rng.randrange(people)] if people < count else persons[n]
-        traits = {**person, "plan": rng.choice(PLANS), "title": rng.choice(TITLES), "bio": f"Customer since {rng.randrange(2010, 2024)}"}
+        traits = {**person, "plan": rng.choice(PLANS), "title": rng.choice(TITLES),
+                  "bio": f"Customer since {rng.randrange(2010, 2024)}"}
         lines.append(json.dumps({"type": "identify", "userId": f"u{n}", "messageId": f"m{n}", "traits": traits}))
     return lines
 
@@ -162,8 +167,10 @@ def main() -> None:
         ours_ok = ours(lines, schema)
         ours_best = min(ours_best, time.perf_counter() - started)
     print(f"events: {args.events:,} identify events about {people:,} distinct people, 7 values each")
-    print(f"bare  : {args.events / bare_best:>10,.0f} events/s  ({bare_best:.2f} s; json + email-validator + phonenumbers; {bare_ok:,} valid)")
-    print(f"ours  : {args.events / ours_best:>10,.0f} events/s  ({ours_best:.2f} s; json + prepare() x 7; {ours_ok:,} accepted)")
+    print(f"bare  : {args.events / bare_best:>10,.0f} events/s  "
+          f"({bare_best:.2f} s; json + email-validator + phonenumbers; {bare_ok:,} valid)")
+    print(f"ours  : {args.events / ours_best:>10,.0f} events/s  "
+          f"({ours_best:.2f} s; json + prepare() x 7; {ours_ok:,} accepted)")
     print(f"ratio : {ours_best / bare_best:.2f} x the bare cost (aim: at most 1.5)")
 
 

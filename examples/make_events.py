@@ -71,7 +71,8 @@ def make_events(seed: int = 7) -> list[str]:
         workspace = workspaces[n % len(workspaces)]
         email = f"{first}.{last}.{n + 1}".lower().replace(" ", "").replace("-", "") + f"@{workspace['domain']}"
         traits: dict[str, Any] = {"email": email, "name": f"{first} {last}", "title": rng.choice(TITLES),
-                                  "plan": rng.choice(PLANS), "signed_up_on": (clock + timedelta(days=n % 9)).date().isoformat()}
+                                  "plan": rng.choice(PLANS),
+                                  "signed_up_on": (clock + timedelta(days=n % 9)).date().isoformat()}
         if rng.random() < 0.6:
             traits["phone"] = f"+1 415 555 {rng.randint(0, 9999):04d}"
         if rng.random() < 0.3:
@@ -102,7 +103,8 @@ def make_events(seed: int = 7) -> list[str]:
     user_id, ws, traits = people[37]
     bad.append(json.dumps({"type": "identify", "messageId": "msg_bad_date", "userId": user_id,
                            "traits": {**traits, "signed_up_on": "03/04/2026"}, "timestamp": _stamp(clock)}))
-    bad.append('{"type": "identify", "messageId": "msg_cut_short", "userId": "' + people[41][0] + '", "traits": {"email": ')
+    bad.append('{"type": "identify", "messageId": "msg_cut_short", "userId": "' + people[41][0]
+               + '", "traits": {"email": ')
     bad.append(json.dumps({"type": "track", "messageId": "msg_track", "userId": people[5][0],
                            "event": "Report Exported", "timestamp": _stamp(clock)}))
     for n, line in enumerate(bad):

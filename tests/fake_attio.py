@@ -20,7 +20,8 @@ Responder = Callable[[httpx.Request], httpx.Response | None]
 
 
 def attio_error(status: int, type_: str, code: str, message: str, **extra: Any) -> httpx.Response:
-    return httpx.Response(status, json={"status_code": status, "type": type_, "code": code, "message": message, **extra},
+    return httpx.Response(status,
+                          json={"status_code": status, "type": type_, "code": code, "message": message, **extra},
                           headers={"x-attio-execution-id": "exec-" + code})
 
 

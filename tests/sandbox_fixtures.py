@@ -1,4 +1,4 @@
-"""Fixtures for the sandbox tests; import them explicitly (``from sandbox_fixtures import ...``).
+"""Helpers for the sandbox tests (the fixtures `make_sandbox` and `sandbox` are in conftest.py).
 
 Every request a `Harness` sends is logged by the app; when the test ends, every logged answer is
 checked against Attio's OpenAPI document (`openapi_check`), so no sandbox test can pass with a
@@ -7,15 +7,13 @@ response shape Attio would never send. Without ``../shared`` the check is skippe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
-
 from openapi_check import spec_available, validate_response
-from toolkit.schema import WorkspaceSchema
-from toolkit.sandbox import SandboxApp, SandboxConfig, SandboxSyncTransport, create_app
+
+from toolkit.sandbox import SandboxApp, SandboxSyncTransport
 
 ALL_OBJECTS = frozenset({"users", "workspaces", "deals"})
 BASE_URL = "https://api.attio.com"
@@ -83,41 +81,6 @@ def assert_log_conforms(app: SandboxApp) -> None:
 
 
 MakeSandbox = Callable[..., Harness]
-
-
-@pytest.fixture
-def make_sandbox() -> Iterator[MakeSandbox]:
-    """A factory: ``make_sandbox(config=None, schema=None, *, app=None)``; all objects activated
-    by default; pass a ready `app` to control its clocks."""
-    made: list[Harness] = []
-
-    def make(
-        config: SandboxConfig | None = None,
-        schema: WorkspaceSchema | None = None,
-        *,
-        app: SandboxApp | None = None,
-        **kwargs: Any,
-    ) -> Harness:
-        if app is None:
-            if config is None:
-                kwargs.setdefault("activate", ALL_OBJECTS)
-                config = SandboxConfig(**kwargs)
-            app = create_app(config, schema)
-        harness = Harness(app)
-        made.append(harness)
-        return harness
-
-    yield make
-    for harness in made:
-        harness.close()
-    for harness in made:
-        harness.check_conformance()
-
-
-@pytest.fixture
-def sandbox(make_sandbox: MakeSandbox) -> Harness:
-    """A sandbox with users, workspaces and deals activated."""
-    return make_sandbox()
 
 
 def values_of(record: dict[str, Any], slug: str) -> list[dict[str, Any]]:

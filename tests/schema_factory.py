@@ -46,7 +46,8 @@ _ATTRIBUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("people", "record_id", "text", {"is_writable": False, "is_unique": True, "is_system_attribute": True}),
     ("people", "created_at", "timestamp", {"is_writable": False, "is_system_attribute": True}),
     ("people", "created_by", "actor-reference", {"is_writable": False, "is_system_attribute": True}),
-    ("people", "email_addresses", "email-address", {"is_multiselect": True, "is_unique": True, "is_system_attribute": True}),
+    ("people", "email_addresses", "email-address",
+     {"is_multiselect": True, "is_unique": True, "is_system_attribute": True}),
     ("people", "name", "personal-name", {"is_system_attribute": True}),
     ("people", "company", "record-reference", {"refs": ["companies"], "is_system_attribute": True}),
     ("people", "description", "text", {}),
@@ -201,8 +202,9 @@ def build_schema() -> WorkspaceSchema:
         for title, archived in choices
     )
     members = tuple(
-        MemberInfo(workspace_member_id=member_id(email), email_address=email, first_name=f, last_name=l, access_level=lvl)
-        for email, f, l, lvl in _MEMBERS
+        MemberInfo(workspace_member_id=member_id(email), email_address=email, first_name=first, last_name=last,
+                   access_level=lvl)
+        for email, first, last, lvl in _MEMBERS
     )
     return WorkspaceSchema(
         workspace=WorkspaceInfo(workspace_id=WORKSPACE_ID, workspace_name="Test", workspace_slug="test"),

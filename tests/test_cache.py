@@ -9,15 +9,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
-from alembic.script import ScriptDirectory
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from attio_data import workspace
 from sqlmodel import SQLModel, create_engine
 
-from toolkit.cache import KEEP_PULLS, Cache, load_schema, migrations_path, open_cache
+from toolkit.cache import KEEP_PULLS, Cache, load_schema, migrations_path, open_cache, utcnow
 from toolkit.errors import CacheError, SchemaError
 from toolkit.models import SchemaPull
-from toolkit.cache import utcnow
 from toolkit.schema import WorkspaceSchema
 
 
@@ -40,7 +39,8 @@ def test_an_empty_database_upgrades_to_exactly_the_models(tmp_path: Path) -> Non
         differences = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
                                        SQLModel.metadata)
     assert differences == []
-    tables = {r[0] for r in sqlite3.connect(tmp_path / "empty.db").execute("select name from sqlite_master where type='table'")}
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "empty.db").execute(
+        "select name from sqlite_master where type='table'")}
     assert {"schema_pull", "workspace", "object", "attribute", "select_option", "status", "workspace_member",
             "alembic_version"} <= tables
 
@@ -79,7 +79,8 @@ def test_a_snapshot_round_trips(fresh_cache: Cache) -> None:
     assert loaded.snapshot_hash() == schema.snapshot_hash() == pull.snapshot_hash
     assert (pull.objects, pull.attributes, pull.options, pull.statuses, pull.members) == (5, 26, 6, 4, 2)
     assert loaded.find_attribute("people", "email_addresses").is_unique  # type: ignore[union-attr]
-    assert [o.title for o in loaded.options_of(loaded.attribute("people", "plan"))] == ["Free", "Pro", "Enterprise", "Legacy"]
+    assert [o.title for o in loaded.options_of(loaded.attribute("people", "plan"))] == ["Free", "Pro", "Enterprise",
+                                                                                     "Legacy"]
 
 
 def test_no_schema_says_to_pull(fresh_cache: Cache) -> None:

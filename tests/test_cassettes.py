@@ -37,7 +37,8 @@ async def test_pull_on_real_attio_shapes(fresh_cache: Cache) -> None:
     assert email.attribute_id == "34ff8623-0f5b-4b27-9b4a-2c0f6e3d2a11"
     assert email.is_unique and email.is_multiselect and email.config["currency"]["default_currency_code"] is None
     assert schema.attribute("people", "company").allowed_object_ids == (schema.object("companies").object_id,)
-    assert [s.title for s in schema.statuses_of(schema.attribute("deals", "stage"))] == ["Lead", "In Progress", "Won 🎉", "Lost"]
+    assert [s.title for s in schema.statuses_of(schema.attribute("deals", "stage"))] == ["Lead", "In Progress",
+                                                                                         "Won 🎉", "Lost"]
     assert schema.find_member("Robert@Example.com").access_level == "admin"  # type: ignore[union-attr]
 
 
@@ -58,7 +59,8 @@ async def test_assert_on_real_attio_shapes() -> None:
                 await client.assert_record("people", "email_addresses",
                                            {"email_addresses": ["a@example.com"], "name": [{"value": "Ada"}]})
             assert invalid.value.code == "validation_type"
-            assert [e["path"] for e in invalid.value.validation_errors] == [["first_name"], ["last_name"], ["full_name"]]
+            assert [e["path"] for e in invalid.value.validation_errors] == [["first_name"], ["last_name"],
+                                                                            ["full_name"]]
 
             with pytest.raises(NotFoundError, match="peopel"):
                 await client.assert_record("peopel", "email_addresses", values)
@@ -132,7 +134,8 @@ def _differences(real: object, ours: object, where: str = "$") -> list[str]:
     """Where the sandbox's shape lacks or retypes what Attio's real answer has."""
     if isinstance(real, dict) and isinstance(ours, dict):
         problems = [f"{where}.{key}: missing" for key in real if key not in ours]
-        return problems + [p for key in real if key in ours for p in _differences(real[key], ours[key], f"{where}.{key}")]
+        return problems + [p for key in real if key in ours
+                           for p in _differences(real[key], ours[key], f"{where}.{key}")]
     if isinstance(real, list) and isinstance(ours, list):
         return [p for r in real for o in ours[:1] for p in _differences(r, o, f"{where}[]")] if real and ours else []
     if "null" in (real, ours) or real == ours:

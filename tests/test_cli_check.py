@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def invoke(args: list[str], db: Path, transport: Any = None) -> Result:
 
 def cached(db: Path, schema: WorkspaceSchema | None = None, *, age: timedelta = timedelta(minutes=5)) -> None:
     """Store a schema snapshot as if pulled `age` ago."""
-    finished = datetime.now(timezone.utc) - age
+    finished = datetime.now(UTC) - age
     cache = open_cache(str(db))
     try:
         cache.save_schema(schema or build_schema(),

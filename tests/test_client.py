@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from attio_data import workspace
+from fake_attio import FakeAttio, attio_error
 
 from toolkit import retry
-from toolkit.client import AttioClient, Attempt, OffsetPaginator, report_attempts_to
+from toolkit.client import Attempt, AttioClient, OffsetPaginator, report_attempts_to
 from toolkit.config import DEFAULT_MAX_RESPONSE_BYTES, Secret, Settings
 from toolkit.errors import (
     ApiError,
@@ -27,9 +29,6 @@ from toolkit.errors import (
     TransportError,
 )
 from toolkit.retry import RetryPolicy
-
-from attio_data import workspace
-from fake_attio import FakeAttio, attio_error
 
 KEY = "sk_test_0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -90,10 +89,12 @@ CASES = [
      ConflictError, "uniqueness_conflict", "conflicts"),
     (lambda r: attio_error(401, "auth_error", "unauthorized", "The Authorization header was not provided."),
      AuthError, "unauthorized", "Authorization header"),
-    (lambda r: attio_error(403, "auth_error", "billing_error", "Not on your plan."), AuthError, "billing_error", "plan"),
+    (lambda r: attio_error(403, "auth_error", "billing_error", "Not on your plan."),
+     AuthError, "billing_error", "plan"),
     (lambda r: attio_error(404, "invalid_request_error", "not_found", 'Object with slug/ID "peopel" not found.'),
      NotFoundError, "not_found", "peopel"),
-    (lambda r: attio_error(409, "invalid_request_error", "slug_conflict", "same API slug"), ConflictError, "slug_conflict", "slug"),
+    (lambda r: attio_error(409, "invalid_request_error", "slug_conflict", "same API slug"),
+     ConflictError, "slug_conflict", "slug"),
     (lambda r: httpx.Response(429, json={"status_code": 429, "type": "rate_limit_error", "code": "rate_limit_exceeded",
                                          "message": "Rate limit exceeded, please try again later"},
                               headers={"Retry-After": "Tue, 23 May 2023 14:42:01 GMT"}),
@@ -101,7 +102,8 @@ CASES = [
     (lambda r: httpx.Response(429, json={"status_code": 429, "type": "rate_limit_error", "code": "rate_limit_exceeded",
                                          "message": "Rate limit exceeded"}, headers={"Retry-After": "2"}),
      RateLimitError, "rate_limit_exceeded", "Rate limit"),
-    (lambda r: httpx.Response(500, json={"status_code": 500, "type": "api_error", "code": "internal", "message": "boom"}),
+    (lambda r: httpx.Response(500, json={"status_code": 500, "type": "api_error", "code": "internal",
+                                         "message": "boom"}),
      ServerError, "internal", "boom"),
     (lambda r: httpx.Response(503, text="<html><body><h1>503 Service Unavailable</h1>cloudflare</body></html>",
                               headers={"content-type": "text/html"}),
@@ -140,7 +142,8 @@ async def test_attio_error_fields_are_all_kept() -> None:
     assert error.execution_id == "exec-validation_type"
     assert error.validation_errors[0]["path"] == ["first_name"]
     assert "first_name: Required" in str(error)
-    assert str(error).startswith("[execution exec-validation_type] PUT /v2/objects/people/records -> 400 validation_type")
+    assert str(error).startswith("[execution exec-validation_type] PUT /v2/objects/people/records"
+                                 " -> 400 validation_type")
 
 
 def test_every_documented_status_class_maps_somewhere_in_the_tree() -> None:

@@ -17,7 +17,7 @@ from types import TracebackType
 
 import pytest
 
-from toolkit.client import AttioClient, Attempt
+from toolkit.client import Attempt, AttioClient
 from toolkit.errors import RetryableApiError, ServerError, TransportError
 from toolkit.retry import RetryPolicy, should_retry
 

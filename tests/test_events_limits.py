@@ -258,7 +258,7 @@ def test_items_cut_anywhere_by_short_reads_are_read_or_measured_exactly(seed: in
     for data, what in ((b"[" + b",\n".join(sources) + b"]", "item"), (b"\n".join(sources), "line")):
         items = list(read_events(ShortReads(data, seed), max_line_bytes=limit))
         assert [i.line for i in items] == list(range(1, len(events) + 1))
-        for item, event, source in zip(items, events, sources):
+        for item, event, source in zip(items, events, sources, strict=True):
             assert item.size == len(source)
             if len(source) > limit:
                 assert item.problem is not None and item.problem.startswith(f"{what} is {len(source):,} bytes")

@@ -296,7 +296,8 @@ def test_every_problem_is_reported_at_once() -> None:
         ('[[action]]\nkind = "identify-user"\nemail = { path = "$.e" }\n', "{ literal = ... }"),
         ('[[action]]\nkind = "identify-user"\nuser_id = false\n', "user_id = false turns the user link off"),
         ('[[action]]\nkind = "assert-record"\non = "x"\nobject = ""\nmatching_attribute = "m"\n', "slug or id"),
-        ('[[action]]\nkind = "assert-record"\non = "x"\nobject = "o"\nmatching_attribute = "m"\nperson_attributes = {}\n',
+        ('[[action]]\nkind = "assert-record"\non = "x"\nobject = "o"\nmatching_attribute = "m"\n'
+         'person_attributes = {}\n',
          "did you mean 'attributes'?"),
     ],
 )

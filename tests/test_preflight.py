@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from toolkit.sandbox import SandboxConfig, load_seed_file, standard_schema
 from toolkit.schema import AttributeInfo, WorkspaceSchema
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SCHEMA = build_schema()
 
 

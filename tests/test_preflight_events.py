@@ -146,7 +146,8 @@ def test_read_events_takes_a_json_array_as_the_sync_does(tmp_path: Path) -> None
 
 def test_the_example_events_against_the_example_mapping() -> None:
     schema = load_seed_file(EXAMPLES / "sandbox-seed.toml")
-    report = check_events(load_mapping(EXAMPLES / "mapping.toml"), schema, read_events(EXAMPLES / "events-sample.jsonl"))
+    report = check_events(load_mapping(EXAMPLES / "mapping.toml"), schema,
+                          read_events(EXAMPLES / "events-sample.jsonl"))
     assert (report.lines, report.not_objects, report.untaken) == (7, 1, {"track": 1})
     email = tally(report, 1, "email")
     assert (email.taken, email.valid, [n for n, _ in email.failing]) == (3, 2, [6])

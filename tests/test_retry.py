@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -8,7 +8,7 @@ from toolkit import retry
 from toolkit.errors import InvalidRequestError, RateLimitError, ServerError, TransportError
 from toolkit.retry import RetryPolicy, is_idempotent, parse_retry_after, should_retry
 
-NOW = datetime(2023, 5, 23, 14, 42, 0, 250000, tzinfo=timezone.utc)
+NOW = datetime(2023, 5, 23, 14, 42, 0, 250000, tzinfo=UTC)
 FIELDS = {"method": "GET", "path": "/v2/objects"}
 
 

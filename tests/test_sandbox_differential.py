@@ -15,8 +15,7 @@ import itertools
 from typing import Any
 
 import pytest
-
-from sandbox_fixtures import Harness, make_sandbox  # noqa: F401
+from sandbox_fixtures import Harness
 
 value_cases = pytest.importorskip("value_cases", reason="the toolkit's value table (tests/value_cases.py) is absent")
 schema_factory = pytest.importorskip("schema_factory", reason="tests/schema_factory.py is absent")
@@ -76,7 +75,7 @@ def _seed_targets(app: SandboxApp, write_form: list[Any]) -> None:
                 raise
 
 
-def test_every_toolkit_write_form_is_accepted_by_the_sandbox(make_sandbox) -> None:  # noqa: F811
+def test_every_toolkit_write_form_is_accepted_by_the_sandbox(make_sandbox) -> None:
     config = SandboxConfig.unlimited()
     harness: Harness = make_sandbox(config, schema_factory.build_schema())
     refused: dict[tuple[str, str], str] = {}
@@ -88,7 +87,8 @@ def test_every_toolkit_write_form_is_accepted_by_the_sandbox(make_sandbox) -> No
         _seed_targets(harness.app, case.expected)
         values = {slug: case.expected}
         required = {a.api_slug: _filler(harness.app, obj, a.api_slug)
-                    for a in harness.app.catalog.attributes_of(harness.app.catalog.object_of(schema_factory.OBJECT_IDS[obj]))
+                    for a in harness.app.catalog.attributes_of(
+                        harness.app.catalog.object_of(schema_factory.OBJECT_IDS[obj]))
                     if a.is_required and a.api_slug != slug}  # fmt: skip
         response = harness.create(obj, {**required, **values})
         replayed += 1
@@ -123,7 +123,7 @@ TOOLKIT_STRICTER: dict[tuple[str, str], str] = {
 }
 
 
-def test_what_the_toolkit_refuses_the_sandbox_refuses_too(make_sandbox) -> None:  # noqa: F811
+def test_what_the_toolkit_refuses_the_sandbox_refuses_too(make_sandbox) -> None:
     import json
 
     harness: Harness = make_sandbox(SandboxConfig.unlimited(), schema_factory.build_schema())

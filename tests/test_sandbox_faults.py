@@ -9,9 +9,16 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
+from sandbox_fixtures import Harness
 
-from sandbox_fixtures import Harness, make_sandbox, sandbox  # noqa: F401
-from toolkit.sandbox import FaultSpec, SandboxApp, SandboxConfig, SandboxTransport, create_app, serve_in_thread
+from toolkit.sandbox import (
+    FaultSpec,
+    SandboxApp,
+    SandboxConfig,
+    SandboxTransport,
+    create_app,
+    serve_in_thread,
+)
 
 RATE_BODY = {"status_code": 429, "type": "rate_limit_error", "code": "rate_limit_exceeded",
              "message": "Rate limit exceeded, please try again later"}  # fmt: skip
@@ -25,7 +32,7 @@ class FakeClock:
         return self.now
 
 
-def test_write_budget_per_clock_second_with_retry_after_date(make_sandbox) -> None:  # noqa: F811
+def test_write_budget_per_clock_second_with_retry_after_date(make_sandbox) -> None:
     clock = FakeClock(1_800_000_000.25)
     harness = make_sandbox(app=SandboxApp(SandboxConfig(read_rate=3, write_rate=2), rate_clock=clock))
     statuses = [harness.create("people", {}).status_code for _ in range(3)]
@@ -48,7 +55,7 @@ def test_attio_limits_by_default() -> None:
     assert (SandboxConfig.unlimited().read_rate, SandboxConfig.unlimited().write_rate) == (None, None)
 
 
-def test_limits_can_be_off(make_sandbox) -> None:  # noqa: F811
+def test_limits_can_be_off(make_sandbox) -> None:
     harness = make_sandbox(SandboxConfig.unlimited())
     assert all(harness.client.get("/v2/objects").status_code == 200 for _ in range(150))
 
@@ -92,7 +99,7 @@ def test_status_faults_are_deterministic_under_a_seed() -> None:
     assert {429, 500, 503, 200} <= set(first)
 
 
-def test_injected_429_has_the_documented_body_and_a_retry_date(make_sandbox) -> None:  # noqa: F811
+def test_injected_429_has_the_documented_body_and_a_retry_date(make_sandbox) -> None:
     harness = make_sandbox(SandboxConfig(faults=FaultSpec(rate_429=1.0)))
     sent = datetime.now(UTC)
     response = harness.client.get("/v2/objects")
@@ -102,7 +109,7 @@ def test_injected_429_has_the_documented_body_and_a_retry_date(make_sandbox) -> 
     assert harness.app.log[-1].fault == "429"
 
 
-def test_drop_before_the_write_raises_connect_error_and_stores_nothing(make_sandbox) -> None:  # noqa: F811
+def test_drop_before_the_write_raises_connect_error_and_stores_nothing(make_sandbox) -> None:
     harness = make_sandbox(SandboxConfig(faults=FaultSpec(drop_before=1.0)))
     with pytest.raises(httpx.ConnectError):
         harness.create("people", {"email_addresses": ["ada@example.com"]})
@@ -112,7 +119,7 @@ def test_drop_before_the_write_raises_connect_error_and_stores_nothing(make_sand
                                                        {"data": {"values": {"email_addresses": ["ada@example.com"]}}})
 
 
-def test_drop_after_the_write_raises_read_error_but_the_write_happened(make_sandbox) -> None:  # noqa: F811
+def test_drop_after_the_write_raises_read_error_but_the_write_happened(make_sandbox) -> None:
     app = create_app(SandboxConfig(faults=FaultSpec(drop_after=1.0)))
     harness = make_sandbox(app=app)
     with pytest.raises(httpx.ReadError):
@@ -122,7 +129,7 @@ def test_drop_after_the_write_raises_read_error_but_the_write_happened(make_sand
     assert (app.log[-1].status, app.log[-1].fault) == (200, "drop_after")
 
 
-def test_slow_answers_really_wait(make_sandbox) -> None:  # noqa: F811
+def test_slow_answers_really_wait(make_sandbox) -> None:
     harness = make_sandbox(SandboxConfig(faults=FaultSpec(slow=1.0, slow_seconds=0.2)))
     started = time.perf_counter()
     assert harness.client.get("/v2/objects").status_code == 200
@@ -130,7 +137,7 @@ def test_slow_answers_really_wait(make_sandbox) -> None:  # noqa: F811
     assert harness.app.log[-1].fault == "slow"
 
 
-def test_latency_applies_to_every_answer(make_sandbox) -> None:  # noqa: F811
+def test_latency_applies_to_every_answer(make_sandbox) -> None:
     harness = make_sandbox(SandboxConfig(latency=0.05))
     started = time.perf_counter()
     for _ in range(3):

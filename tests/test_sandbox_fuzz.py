@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from openapi_check import ConformanceError, spec_available, validate_response
+
 from toolkit.sandbox import SandboxApp, SandboxConfig, SandboxSyncTransport, create_app
 
 JSON_SCALARS = st.one_of(

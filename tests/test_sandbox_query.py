@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from sandbox_fixtures import ADMIN_EMAIL, Harness, make_sandbox, sandbox  # noqa: F401
+from sandbox_fixtures import ADMIN_EMAIL, Harness
 
 PEOPLE = [
     {"email_addresses": ["ada@acme.com"], "name": "Lovelace, Ada", "job_title": "Engineer",
@@ -56,7 +55,7 @@ def test_filters(people: Harness, flt: dict[str, Any], expected: list[str]) -> N
 
 
 def test_numbers_dates_and_timestamps_compare(sandbox: Harness) -> None:
-    for name, value, day in (("A", 10, "2024-01-01"), ("B", 20, "2024-06-01"), ("C", 30, "2025-01-01")):
+    for name, value, _day in (("A", 10, "2024-01-01"), ("B", 20, "2024-06-01"), ("C", 30, "2025-01-01")):
         sandbox.ok(sandbox.create("deals", {"name": name, "stage": "Lead", "owner": ADMIN_EMAIL, "value": value}))
     found = sandbox.ok(sandbox.query("deals", filter={"value": {"currency_value": {"$gte": 20, "$lt": 30}}}))
     assert [r["values"]["name"][0]["value"] for r in found] == ["B"]

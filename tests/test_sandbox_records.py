@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from sandbox_fixtures import ADMIN_EMAIL, Harness, only, values_of
 
-from sandbox_fixtures import ADMIN_EMAIL, Harness, make_sandbox, only, sandbox, values_of  # noqa: F401
 from toolkit.sandbox import SandboxConfig
 
 NINE_DIGITS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$")
@@ -83,7 +83,7 @@ def test_assert_on_an_unknown_attribute_or_object(sandbox: Harness) -> None:
     assert unknown_obj.json()["message"] == 'Object with slug/ID "peopel" not found.'
 
 
-def test_assert_without_the_matching_value(make_sandbox) -> None:  # noqa: F811
+def test_assert_without_the_matching_value(make_sandbox) -> None:
     strict = make_sandbox()
     refused = strict.assert_("people", "email_addresses", {"job_title": "x"})
     assert (refused.status_code, refused.json()["code"]) == (400, "validation_type")
@@ -93,7 +93,7 @@ def test_assert_without_the_matching_value(make_sandbox) -> None:  # noqa: F811
 
 
 @pytest.mark.parametrize("code", ["multiple_match_results", "uniqueness_conflict"])
-def test_assert_matching_several_records(make_sandbox, code: str) -> None:  # noqa: F811
+def test_assert_matching_several_records(make_sandbox, code: str) -> None:
     harness = make_sandbox(SandboxConfig(multiple_match=code))  # type: ignore[arg-type]
     harness.ok(harness.create("people", {"email_addresses": ["a@example.com"]}))
     harness.ok(harness.create("people", {"email_addresses": ["b@example.com"]}))
@@ -192,7 +192,7 @@ def test_body_validation(sandbox: Harness, body: object) -> None:
     assert payload["validation_errors"]
 
 
-def test_non_writable_and_unknown_attributes_are_refused(make_sandbox) -> None:  # noqa: F811
+def test_non_writable_and_unknown_attributes_are_refused(make_sandbox) -> None:
     harness = make_sandbox()
     response = harness.create("people", {"avatar_url": "https://x.example.com/a.png"})
     assert (response.status_code, response.json()["code"]) == (400, "validation_type")
@@ -229,7 +229,8 @@ def test_person_company_and_company_team_stay_in_sync(sandbox: Harness) -> None:
 def test_user_person_and_workspace_links(sandbox: Harness) -> None:
     person = sandbox.ok(sandbox.create("people", {"email_addresses": ["ada@acme.com"]}))["id"]["record_id"]
     company = sandbox.ok(sandbox.create("companies", {"domains": ["acme.com"]}))["id"]["record_id"]
-    workspace = sandbox.ok(sandbox.assert_("workspaces", "workspace_id", {"workspace_id": "ws-1", "company": "acme.com"}))
+    workspace = sandbox.ok(sandbox.assert_("workspaces", "workspace_id",
+                                           {"workspace_id": "ws-1", "company": "acme.com"}))
     user = sandbox.ok(sandbox.assert_("users", "user_id", {
         "user_id": "u-1", "primary_email_address": "ada@acme.com", "person": "ada@acme.com", "workspace": ["ws-1"]}))
     user_id, workspace_id = user["id"]["record_id"], workspace["id"]["record_id"]
@@ -267,7 +268,7 @@ def test_reference_to_a_disallowed_object_is_refused(sandbox: Harness) -> None:
     assert (response.status_code, response.json()["code"]) == (400, "validation_type")
 
 
-def test_record_ids_follow_the_id_seed(make_sandbox) -> None:  # noqa: F811
+def test_record_ids_follow_the_id_seed(make_sandbox) -> None:
     def first_id() -> str:
         harness = make_sandbox(SandboxConfig(id_seed=7))
         return harness.ok(harness.create("people", {}))["id"]["record_id"]
@@ -275,7 +276,7 @@ def test_record_ids_follow_the_id_seed(make_sandbox) -> None:  # noqa: F811
     assert first_id() == first_id()
 
 
-def test_default_values_apply_on_create(make_sandbox) -> None:  # noqa: F811
+def test_default_values_apply_on_create(make_sandbox) -> None:
     from toolkit.sandbox import from_schema_dict
 
     config = SandboxConfig()
@@ -299,7 +300,7 @@ def test_default_values_apply_on_create(make_sandbox) -> None:  # noqa: F811
     assert only(updated, "tier")["value"] == "Pro"
 
 
-def test_archived_attribute_writes(make_sandbox) -> None:  # noqa: F811
+def test_archived_attribute_writes(make_sandbox) -> None:
     from toolkit.sandbox import from_schema_dict
 
     seed = {"attributes": [{"object": "people", "api_slug": "old_code", "type": "text", "is_archived": True}]}
@@ -312,7 +313,7 @@ def test_archived_attribute_writes(make_sandbox) -> None:  # noqa: F811
     assert "old_code" not in record["values"]  # archived attributes are not listed in reads
 
 
-def test_person_creation_makes_the_company_when_asked(make_sandbox) -> None:  # noqa: F811
+def test_person_creation_makes_the_company_when_asked(make_sandbox) -> None:
     off = make_sandbox(SandboxConfig())
     off.ok(off.create("people", {"email_addresses": ["ada@acme.com"]}))
     assert off.ok(off.query("companies")) == []
@@ -344,7 +345,7 @@ def test_add_record_dump_and_reset(sandbox: Harness) -> None:
     assert sandbox.get("companies", chosen).status_code == 404
 
 
-def test_seeded_runs_answer_identically(make_sandbox) -> None:  # noqa: F811
+def test_seeded_runs_answer_identically(make_sandbox) -> None:
     """With an id seed and a fixed clock, two runs give byte-identical answers (stable cassettes)."""
     from datetime import UTC, datetime
 

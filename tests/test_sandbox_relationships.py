@@ -24,7 +24,8 @@ person_company = st.tuples(st.just("person.company"), st.sampled_from(PEOPLE), s
 company_team = st.tuples(st.just("company.team"), st.sampled_from(DOMAINS),
                          st.lists(st.sampled_from(PEOPLE), max_size=3), st.sampled_from(["patch", "put", "assert"]))
 user_workspace = st.tuples(st.just("user.workspace"), st.sampled_from(USERS),
-                           st.lists(st.sampled_from(WORKSPACES), max_size=3), st.sampled_from(["patch", "put", "assert"]))
+                           st.lists(st.sampled_from(WORKSPACES), max_size=3),
+                           st.sampled_from(["patch", "put", "assert"]))
 workspace_users = st.tuples(st.just("workspace.users"), st.sampled_from(WORKSPACES),
                             st.lists(st.sampled_from(USERS), max_size=3), st.sampled_from(["patch", "put", "assert"]))
 delete = st.tuples(st.just("delete"), st.sampled_from(["people", "companies", "users", "workspaces"]),
@@ -69,7 +70,8 @@ def _write(app: SandboxApp, obj: str, key: str, values: dict[str, Any], how: str
         if how == "assert" or record_id is None:
             matching = app.catalog.attribute(target, slug)
             assert matching is not None
-            coerced = coerce_values(app.catalog, app.config, app.store, target, {slug: [key] if multi else key, **values})
+            coerced = coerce_values(app.catalog, app.config, app.store, target,
+                                    {slug: [key] if multi else key, **values})
             if obj == "users" and record_id is None:
                 return  # a new user would need its required email; skip
             app.store.assert_record(target, matching, coerced)

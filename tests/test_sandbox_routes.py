@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from openapi_check import ConformanceError, require_spec, validate_response
-from sandbox_fixtures import ADMIN_EMAIL, Harness, make_sandbox, sandbox  # noqa: F401 (fixtures)
+from sandbox_fixtures import ADMIN_EMAIL, Harness
+
 from toolkit.sandbox import SandboxConfig
 
 
@@ -28,7 +28,7 @@ def test_every_answer_carries_attio_headers(sandbox: Harness) -> None:
     assert first.headers["x-attio-execution-id"] != second.headers["x-attio-execution-id"]
 
 
-def test_objects_list_only_activated_ones(make_sandbox) -> None:  # noqa: F811
+def test_objects_list_only_activated_ones(make_sandbox) -> None:
     plain = make_sandbox(SandboxConfig())
     slugs = [o["api_slug"] for o in plain.client.get("/v2/objects").json()["data"]]
     assert sorted(slugs) == ["companies", "people"]
@@ -39,7 +39,7 @@ def test_objects_list_only_activated_ones(make_sandbox) -> None:  # noqa: F811
     assert active.client.get("/v2/objects/users").status_code == 200
 
 
-def test_relationship_to_an_inactive_object_is_hidden(make_sandbox) -> None:  # noqa: F811
+def test_relationship_to_an_inactive_object_is_hidden(make_sandbox) -> None:
     plain = make_sandbox(SandboxConfig())
     slugs = {a["api_slug"] for a in plain.client.get("/v2/objects/people/attributes").json()["data"]}
     assert "company" in slugs
@@ -53,7 +53,7 @@ def test_object_by_id_and_slug_are_the_same(sandbox: Harness) -> None:
     assert by_slug["singular_noun"] == "Person"
 
 
-def test_standard_ids_are_stable_between_sandboxes(make_sandbox) -> None:  # noqa: F811
+def test_standard_ids_are_stable_between_sandboxes(make_sandbox) -> None:
     one = make_sandbox().client.get("/v2/objects/people/attributes").json()["data"]
     two = make_sandbox().client.get("/v2/objects/people/attributes").json()["data"]
     assert [a["id"] for a in one] == [a["id"] for a in two]
@@ -76,7 +76,7 @@ def test_attribute_shape_of_a_relationship(sandbox: Harness) -> None:
     assert company["config"]["record_reference"]["allowed_object_ids"] == [companies_id]
 
 
-def test_archived_attributes_and_options_need_show_archived(make_sandbox) -> None:  # noqa: F811
+def test_archived_attributes_and_options_need_show_archived(make_sandbox) -> None:
     from toolkit.sandbox import from_schema_dict
 
     schema = from_schema_dict({
@@ -204,8 +204,9 @@ def test_the_sandbox_never_imports_the_toolkits_value_validation() -> None:
                 assert not any(a.name.startswith("toolkit.") and "sandbox" not in a.name for a in node.names)
 
 
-def test_a_lone_surrogate_in_a_body_is_refused_not_a_crash(make_sandbox) -> None:  # noqa: F811
+def test_a_lone_surrogate_in_a_body_is_refused_not_a_crash(make_sandbox) -> None:
     harness = make_sandbox()
-    response = harness.client.post("/v2/objects/people/records", content=b'{"data":{"values":{"description":"a \\ud800"}}}',
+    response = harness.client.post("/v2/objects/people/records",
+                                   content=b'{"data":{"values":{"description":"a \\ud800"}}}',
                                    headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.json()["code"] == "validation_type"

@@ -3,18 +3,24 @@ the local cache), and the `attio-sync sandbox` command that serves them."""
 
 from __future__ import annotations
 
-import socket
-
 import json
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sandbox_fixtures import Harness
 
-from sandbox_fixtures import Harness, make_sandbox  # noqa: F401
-from toolkit.sandbox import SandboxApp, SandboxConfig, SeedError, from_schema_dict, load_seed_file, standard_schema
+from toolkit.sandbox import (
+    SandboxApp,
+    SandboxConfig,
+    SeedError,
+    from_schema_dict,
+    load_seed_file,
+    standard_schema,
+)
 from toolkit.schema import WorkspaceSchema
 
 SEED_TOML = """
@@ -66,7 +72,7 @@ def seed_file(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_toml_seed_adds_objects_attributes_options_and_members(tmp_path: Path, make_sandbox) -> None:  # noqa: F811
+def test_toml_seed_adds_objects_attributes_options_and_members(tmp_path: Path, make_sandbox) -> None:
     config = SandboxConfig()
     schema = load_seed_file(seed_file(tmp_path, "seed.toml", SEED_TOML), config)
     harness: Harness = make_sandbox(config, schema)
@@ -76,7 +82,8 @@ def test_toml_seed_adds_objects_attributes_options_and_members(tmp_path: Path, m
     assert slugs == ["people", "companies", "workspaces", "projects"]
     members = [m["email_address"] for m in harness.client.get("/v2/workspace_members").json()["data"]]
     assert "ops@acme.com" in members
-    titles = [o["title"] for o in harness.client.get("/v2/objects/companies/attributes/categories/options").json()["data"]]
+    titles = [o["title"]
+              for o in harness.client.get("/v2/objects/companies/attributes/categories/options").json()["data"]]
     assert titles[-1] == "Robotics"
     phase = harness.client.get("/v2/objects/projects/attributes/phase/statuses").json()["data"]
     assert [(s["title"], s["celebration_enabled"]) for s in phase] == [("Draft", False), ("Live", True)]
@@ -120,7 +127,7 @@ def test_unreadable_seed_file(tmp_path: Path) -> None:
         load_seed_file(seed_file(tmp_path, "seed.toml", "not = [valid"))
 
 
-def test_as_dict_round_trip_serves_the_same_schema(make_sandbox) -> None:  # noqa: F811
+def test_as_dict_round_trip_serves_the_same_schema(make_sandbox) -> None:
     config = SandboxConfig(activate={"users", "deals"})
     original = standard_schema(config)
     copy = from_schema_dict(json.loads(json.dumps(original.as_dict())), config)
@@ -150,7 +157,7 @@ def pulled_copy(harness: Harness) -> WorkspaceSchema:
                                     members=get("/v2/workspace_members").json()["data"])  # fmt: skip
 
 
-def test_a_pulled_workspace_is_served_as_it_is(make_sandbox) -> None:  # noqa: F811
+def test_a_pulled_workspace_is_served_as_it_is(make_sandbox) -> None:
     source = make_sandbox(SandboxConfig(activate={"workspaces"}))
     pulled = pulled_copy(source)
     assert pulled == source.app.catalog.schema  # the sandbox serves its schema without loss
@@ -161,7 +168,7 @@ def test_a_pulled_workspace_is_served_as_it_is(make_sandbox) -> None:  # noqa: F
     assert record["id"]["object_id"] == pulled.object("workspaces").object_id
 
 
-def test_command_from_cache_serves_the_pulled_schema(tmp_path: Path, make_sandbox, monkeypatch) -> None:  # noqa: F811
+def test_command_from_cache_serves_the_pulled_schema(tmp_path: Path, make_sandbox, monkeypatch) -> None:
     from toolkit import cache as cache_module
     from toolkit.models import SchemaPull
     from toolkit.sandbox import command

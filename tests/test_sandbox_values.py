@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sandbox_fixtures import ADMIN_EMAIL, ALL_OBJECTS, Harness
 
-from sandbox_fixtures import ADMIN_EMAIL, ALL_OBJECTS, Harness, make_sandbox  # noqa: F401
 from toolkit.sandbox import SandboxConfig, from_schema_dict
 
 SEED = {
@@ -25,8 +25,8 @@ SEED = {
         {"object": "projects", "api_slug": "start", "type": "date"},
         {"object": "projects", "api_slug": "seen_at", "type": "timestamp"},
         {"object": "projects", "api_slug": "stars", "type": "rating"},
-        {"object": "projects", "api_slug": "tier", "type": "select", "options": ["Gold", "Silver",
-                                                                                 {"title": "Tin", "is_archived": True}]},
+        {"object": "projects", "api_slug": "tier", "type": "select",
+         "options": ["Gold", "Silver", {"title": "Tin", "is_archived": True}]},
         {"object": "projects", "api_slug": "tags", "type": "select", "is_multiselect": True, "options": ["a", "b"]},
         {"object": "projects", "api_slug": "state", "type": "status", "statuses": ["Open", "Closed"]},
         {"object": "projects", "api_slug": "lead", "type": "actor-reference"},
@@ -37,7 +37,7 @@ SEED = {
 
 
 @pytest.fixture
-def harness(make_sandbox) -> Harness:  # noqa: F811
+def harness(make_sandbox) -> Harness:
     config = SandboxConfig(activate=ALL_OBJECTS)
     return make_sandbox(config, from_schema_dict(SEED, config))
 
@@ -142,7 +142,8 @@ REFUSED: list[tuple[str, str, Any, str, list[Any] | None]] = [
     ("projects", "state", "Pending", "value_not_found", None),
     ("projects", "lead", "stranger@example.com", "value_not_found", None),
     ("projects", "lead", "gone@example.com", "value_not_found", None),
-    ("projects", "lead", {"referenced_actor_type": "api-token", "referenced_actor_id": "5f0e1c1e-0000-4000-8000-000000000000"},
+    ("projects", "lead",
+     {"referenced_actor_type": "api-token", "referenced_actor_id": "5f0e1c1e-0000-4000-8000-000000000000"},
      "validation_type", ["referenced_actor_type"]),
     ("projects", "site", {"line_1": "x"}, "validation_type", ["line_2"]),
     ("projects", "site", {**dict.fromkeys(["line_1", "line_2", "line_3", "line_4", "locality", "region", "postcode",
@@ -190,7 +191,7 @@ def test_the_personal_name_error_lists_all_three_keys(harness: Harness) -> None:
                                             "expected": "string", "received": "undefined"}  # fmt: skip
 
 
-def test_lenient_knobs_accept_what_strict_refuses(make_sandbox) -> None:  # noqa: F811
+def test_lenient_knobs_accept_what_strict_refuses(make_sandbox) -> None:
     config = SandboxConfig(activate=ALL_OBJECTS, strict_precision=False, refuse_archived_options=False,
                            refuse_suspended_members=False)  # fmt: skip
     lenient = make_sandbox(config, from_schema_dict(SEED, config))
@@ -200,7 +201,7 @@ def test_lenient_knobs_accept_what_strict_refuses(make_sandbox) -> None:  # noqa
     assert lenient.create("projects", {"lead": "gone@example.com"}).status_code == 200
 
 
-def test_phone_validation_knob(make_sandbox) -> None:  # noqa: F811
+def test_phone_validation_knob(make_sandbox) -> None:
     """The docs' own example number is not in the real numbering plan: only strict refuses it."""
     strict = make_sandbox(SandboxConfig(activate=ALL_OBJECTS, phone_validation="valid"))
     assert strict.create("people", {"phone_numbers": ["+15558675309"]}).status_code == 400

@@ -27,8 +27,10 @@ def test_every_kind_of_change_is_listed() -> None:
     next(a for a in people if a["api_slug"] == "phone_numbers")["is_archived"] = True  # archived
     next(a for a in people if a["api_slug"] == "legacy_score")["is_archived"] = False  # restored
     next(a for a in new["attributes"]["users"] if a["api_slug"] == "person")["is_required"] = True
-    new["options"]["people.plan"] = [option_json("people", "plan", "Free"), option_json("people", "plan", "Pro", archived=True),
-                                     option_json("people", "plan", "Startup"), option_json("people", "plan", "Legacy", archived=True)]
+    new["options"]["people.plan"] = [option_json("people", "plan", "Free"),
+                                     option_json("people", "plan", "Pro", archived=True),
+                                     option_json("people", "plan", "Startup"),
+                                     option_json("people", "plan", "Legacy", archived=True)]
     new["statuses"]["deals.stage"].append(status_json("deals", "stage", "Churned"))
 
     changes = diff_schemas(build(old), build(new))

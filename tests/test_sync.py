@@ -212,7 +212,8 @@ user_id = "$.userId"
 primary_email_address = "$.traits.email"
 """
     h.app.add_record("users", {"user_id": "first", "primary_email_address": "taken@example.com"})
-    result = h.sync([{"type": "identify", "messageId": "m", "userId": "second", "traits": {"email": "taken@example.com"}}],
+    result = h.sync([{"type": "identify", "messageId": "m", "userId": "second",
+                      "traits": {"email": "taken@example.com"}}],
                     mapping)
     assert result.counts["rejected"] == 1
     with h.cache.session() as session:

@@ -205,7 +205,8 @@ def test_null_for_a_non_writable_attribute_is_still_a_problem() -> None:
 def test_check_value_reads_json_when_it_parses() -> None:
     assert check_value(SCHEMA, "people.score", "42").value == [{"value": 42}]
     assert check_value(SCHEMA, "people.is_vip", "true").value == [{"value": True}]
-    assert check_value(SCHEMA, "people.interests", '["Chess", "Jazz"]').value == [{"option": "Chess"}, {"option": "Jazz"}]
+    assert check_value(SCHEMA, "people.interests", '["Chess", "Jazz"]').value == [{"option": "Chess"},
+                                                                                  {"option": "Jazz"}]
     assert check_value(SCHEMA, "people.tier", '{"option": "Gold"}').value == [{"option": "Gold"}]
     assert check_value(SCHEMA, "people.description", "null").skip
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from schema_factory import build_schema
-from value_strategies import PLAUSIBLE
 from value_cases import CASES, Case
+from value_strategies import PLAUSIBLE
 
 from toolkit.values import ValueOptions, prepare
 from toolkit.values.core import FAST
@@ -24,7 +24,8 @@ def _both(value: object, target: str, options: ValueOptions) -> None:
 
 
 def test_there_are_fast_attributes_to_test() -> None:
-    assert {a.type for a in FAST_ATTRIBUTES} >= {"text", "number", "checkbox", "date", "email-address", "select", "status"}
+    assert {a.type for a in FAST_ATTRIBUTES} >= {"text", "number", "checkbox", "date", "email-address", "select",
+                                                 "status"}
 
 
 def test_fast_and_full_paths_agree_on_the_case_table() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import phonenumbers
@@ -19,7 +19,8 @@ SCHEMA = build_schema()
 ATTRIBUTES = SCHEMA.attributes
 #: More examples for a long local run: VALUES_EXAMPLES=5000 pytest tests/test_values_properties.py
 PROPERTY = settings(
-    max_examples=int(os.environ.get("VALUES_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+    max_examples=int(os.environ.get("VALUES_EXAMPLES", "150")), deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
 )
 
 
@@ -105,7 +106,7 @@ def test_timestamps_with_offsets_become_the_same_instant_in_utc(moment: datetime
     aware = moment.replace(tzinfo=zone)
     result = prepare(aware.isoformat(), attribute("people.last_seen"), SCHEMA)
     assert result.ok, result.problems
-    utc = aware.astimezone(timezone.utc)
+    utc = aware.astimezone(UTC)
     expected = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond * 1000:09d}Z"
     assert result.value == [{"value": expected}]
     # The same instant as a date: Attio's UTC rule.
@@ -125,7 +126,8 @@ def test_example_numbers_of_every_region_are_accepted_in_e164(region: str, style
     result = prepare(text, attribute("people.phone_numbers"), SCHEMA, options=ValueOptions(phone_region=region))
     assert result.ok, result.problems
     assert result.value is not None
-    assert result.value[0]["original_phone_number"] == phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    assert result.value[0]["original_phone_number"] == phonenumbers.format_number(number,
+                                                                                  phonenumbers.PhoneNumberFormat.E164)
     assert not result.warnings
 
 

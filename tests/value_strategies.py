@@ -43,4 +43,5 @@ PLAUSIBLE = (
     | st.from_regex(r"[A-Z][a-z]{0,8},? [A-Z][a-z]{0,8}", fullmatch=True)
     | st.from_regex(r"\+(1|44|33)[0-9]{6,11}", fullmatch=True)
 )
-OPTIONS = st.builds(ValueOptions, phone_region=st.sampled_from([None, "US", "GB", "FR"]), nulls=st.sampled_from(["skip", "unset"]))
+OPTIONS = st.builds(ValueOptions, phone_region=st.sampled_from([None, "US", "GB", "FR"]),
+                    nulls=st.sampled_from(["skip", "unset"]))

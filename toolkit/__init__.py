@@ -20,8 +20,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .audit import AuditLog  # noqa: E402
 from .cache import Cache, load_schema, open_cache  # noqa: E402
-from .client import AttioClient, Attempt  # noqa: E402
+from .client import Attempt, AttioClient  # noqa: E402
 from .config import Settings  # noqa: E402
 from .errors import (  # noqa: E402
     ApiError,
@@ -32,7 +33,6 @@ from .errors import (  # noqa: E402
     RetryableApiError,
     SchemaError,
 )
-from .audit import AuditLog  # noqa: E402
 from .events import InputEvent, read_events  # noqa: E402
 from .mapping import Mapping, default_mapping, load_mapping, parse_mapping  # noqa: E402
 from .plan import EventPlan, plan_event  # noqa: E402

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,7 @@ class Cache:
             for items, (row_type, _) in zip(
                 (schema.objects, schema.attributes, schema.options, schema.statuses, schema.members),
                 _SNAPSHOT_TABLES,
+                strict=True,
             ):
                 # A bulk insert (executemany), not ORM objects: a large workspace has tens of
                 # thousands of options, and ORM row objects made the save 8x slower.
@@ -466,4 +467,4 @@ def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware (SQLModel refuses naive datetimes)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

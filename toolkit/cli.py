@@ -305,7 +305,8 @@ def check_command(ctx: click.Context, /, mapping_file: str | None, events_file: 
                       title=f"{events_file}: {report.lines} lines, {report.not_objects} not events",
                       title_justify="left")
         for tally in report.fields:
-            failing = ", ".join(str(n) for n, _ in tally.failing) + (" ..." if tally.failed > len(tally.failing) else "")
+            failing = (", ".join(str(n) for n, _ in tally.failing)
+                       + (" ..." if tally.failed > len(tally.failing) else ""))
             table.add_row(escape(tally.action), escape(tally.field), escape(tally.source), str(tally.taken),
                           str(tally.present), "-" if tally.valid is None else str(tally.valid), failing)
         out.print(table)

@@ -184,7 +184,8 @@ def history_runs(ctx: click.Context, /, limit: int, offset: int, database: str |
     table = Table("run", "command", "started (UTC)", "took", "input", "mapping", *(k.replace("_", " ") for k in keys),
                   "requests")
     for run in runs:
-        label = run.command + (" (dry)" if run.dry_run else "") + (f" of {run.parent_run_id}" if run.parent_run_id else "")
+        label = (run.command + (" (dry)" if run.dry_run else "")
+                 + (f" of {run.parent_run_id}" if run.parent_run_id else ""))
         if run.state != "finished":
             label += f" [{run.state}]"
         counts = run.shown_counts()
@@ -394,7 +395,8 @@ def _describe_write(write: Any) -> str:
         return json_text(write)
     sent = _names(write.get("values")) or "nothing new"
     appended = f"; appended {_names(write['appended'])}" if write.get("appended") else ""
-    return f"{_names(write.get('object')) or '(no object)'} {write.get('record_id') or '(no id)'}: sent {sent}{appended}"
+    return (f"{_names(write.get('object')) or '(no object)'} {write.get('record_id') or '(no id)'}: "
+            f"sent {sent}{appended}")
 
 
 def _names(value: Any) -> str:
@@ -469,7 +471,8 @@ def history_prune(ctx: click.Context, /, older_than: timedelta, dry_run: bool, d
 @click.option("--mapping", "mapping_path", metavar="FILE",
               help="Mapping file [default: the run's own, when it is a file].")
 @click.option("--dry-run", is_flag=True, help="Send nothing: show what the retry would do.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="Events in flight at once.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Events in flight at once.")
 @click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per request [default 5].")
 @click.option("--write-rate", type=click.FloatRange(min=0, min_open=True), help="Writes per second [default 25].")
 @click.option("--no-check", is_flag=True, help="Start even when the pre-flight check finds errors.")

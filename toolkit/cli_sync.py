@@ -85,11 +85,13 @@ def preflight(mapping: Mapping, schema: WorkspaceSchema, settings: Settings, ctx
 
 @click.command("sync")
 @click.argument("events", metavar="EVENTS")
-@click.option("--mapping", "mapping_path", metavar="FILE", help="Mapping file (TOML); default: the two default actions.")
+@click.option("--mapping", "mapping_path", metavar="FILE",
+              help="Mapping file (TOML); default: the two default actions.")
 @click.option("--dry-run", is_flag=True, help="Send nothing: report what would be written, unchanged or invalid.")
 @click.option("--write-rate", type=click.FloatRange(min=0, min_open=True), help="Writes per second [default 25].")
 @click.option("--read-rate", type=click.FloatRange(min=0, min_open=True), help="Reads per second [default 100].")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="Events in flight at once.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Events in flight at once.")
 @click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per request [default 5].")
 @click.option("--fail-on", default=DEFAULT_FAIL_ON, show_default=True, metavar="STATUSES",
               help="Outcomes that make the exit status 1 (comma-separated).")

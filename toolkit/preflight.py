@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -167,8 +167,8 @@ def check_mapping(
 
 def _age(pulled_at: datetime, now: datetime | None) -> list[Finding]:
     if pulled_at.tzinfo is None:
-        pulled_at = pulled_at.replace(tzinfo=timezone.utc)  # the cache stores UTC
-    age = (now or datetime.now(timezone.utc)) - pulled_at
+        pulled_at = pulled_at.replace(tzinfo=UTC)  # the cache stores UTC
+    age = (now or datetime.now(UTC)) - pulled_at
     if age <= STALE_AFTER:
         return []
     hours = age.total_seconds() / 3600
@@ -415,7 +415,8 @@ class _ActionCheck:
             return
         single = index.single
         if single is None:
-            self.add("warning", where, f"{name} may point at {index.names()}{' or any object' if index.any_object else ''}"
+            self.add("warning", where, f"{name} may point at {index.names()}"
+                     f"{' or any object' if index.any_object else ''}"
                      ", so a plain string from the event cannot say which: only full reference objects will pass",
                      "in Attio, limit the attribute to one object, or send "
                      '{"target_object": ..., "target_record_id": ...} in the event')
@@ -438,7 +439,8 @@ class _ActionCheck:
             return
         name = f"{obj.api_slug}.{slug}"
         if attribute.type != "record-reference":
-            self.add("error", source_field, f"{name} is a {attribute.type} attribute, not a record reference to {points_at}",
+            self.add("error", source_field,
+                     f"{name} is a {attribute.type} attribute, not a record reference to {points_at}",
                      f"the action links {obj.api_slug} to {points_at} through {name}")
             return
         self.check_allows(attribute, points_at, source_field)

@@ -71,7 +71,7 @@ async def fetch_schema(client: AttioClient) -> WorkspaceSchema:
     assert isinstance(self_body, dict), "GET /v2/self answers an object"
     slugs = [o["api_slug"] for o in objects]
     attribute_lists = await gather_all(client.list_attributes(slug, show_archived=True) for slug in slugs)
-    attributes = dict(zip(slugs, attribute_lists))
+    attributes = dict(zip(slugs, attribute_lists, strict=True))
 
     option_calls: list[Awaitable[list[Any]]] = []
     status_calls: list[Awaitable[list[Any]]] = []

@@ -88,7 +88,8 @@ def plan_retry(cache: Cache, run_id: int, statuses: tuple[str, ...] = ("failed",
     """
     unknown = set(statuses) - set(RETRYABLE)
     if unknown or not statuses:
-        raise ConfigError([f"a retry re-sends {', '.join(RETRYABLE)} events, not {', '.join(sorted(unknown)) or 'none'}"])
+        raise ConfigError([f"a retry re-sends {', '.join(RETRYABLE)} events, "
+                           f"not {', '.join(sorted(unknown)) or 'none'}"])
     check_retryable(get_run(cache, run_id))  # a clear error for an unknown run too
     with cache.session() as session:
         rows = list(session.exec(select(EventRecord).where(col(EventRecord.run_id) == run_id,
