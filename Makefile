@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench wheel-check clean
+.PHONY: test lint demo bench wheel-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 # mostly waits, and twenty SIGKILLs of a real sync) run beside the rest instead of after it.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 3 --dist worksteal
+
+# The code-health checks CI runs before the tests: ruff (configured in pyproject.toml) and
+# mypy --strict over the whole package.
+lint: $(STAMP)
+	$(BIN)/ruff check toolkit tests bench examples migrations
+	$(BIN)/python -m mypy
 
 demo: $(STAMP)
 	$(BIN)/attio-sync demo
