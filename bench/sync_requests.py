@@ -38,7 +38,7 @@ from common import MAPPING, TITLES  # noqa: E402  (bench/common.py)
 from toolkit.cache import Cache, open_cache
 from toolkit.client import AttioClient
 from toolkit.events import read_events
-from toolkit.mapping import Mapping, parse_mapping
+from toolkit.mapping import EventMapping, parse_mapping
 from toolkit.pull import pull_schema
 from toolkit.sandbox import SandboxApp, SandboxConfig, SandboxTransport, create_app
 from toolkit.schema import WorkspaceSchema
@@ -91,7 +91,7 @@ async def pull(app: SandboxApp, cache: Cache) -> WorkspaceSchema:
     return cache.load_schema()
 
 
-async def sync(app: SandboxApp, cache: Cache, schema: WorkspaceSchema, mapping: Mapping, data: bytes,
+async def sync(app: SandboxApp, cache: Cache, schema: WorkspaceSchema, mapping: EventMapping, data: bytes,
                label: str) -> tuple[SyncResult, int]:
     """One run; returns its result and the requests the sandbox logged for it."""
     app.clear_log()

@@ -26,13 +26,13 @@ from typing import Any
 import httpx
 from click.testing import CliRunner, Result
 
+from toolkit.backoff import BackoffPolicy
 from toolkit.cache import Cache, open_cache
 from toolkit.cli import cli
 from toolkit.client import AttioClient
 from toolkit.events import read_events
 from toolkit.mapping import load_mapping
 from toolkit.pull import pull_schema
-from toolkit.retry import RetryPolicy
 from toolkit.sandbox import (
     SandboxApp,
     SandboxConfig,
@@ -118,7 +118,7 @@ class World:
     def client(self, transport: httpx.AsyncBaseTransport | None = None) -> AttioClient:
         return AttioClient(self.app.config.token, base_url=BASE_URL, transport=transport or SandboxTransport(self.app),
                            read_rate=5000, write_rate=5000,
-                           policy=RetryPolicy(max_attempts=2, base=0.001, cap=0.002, retry_after_cap=0.01))
+                           policy=BackoffPolicy(max_attempts=2, base=0.001, cap=0.002, retry_after_cap=0.01))
 
     def sync(self, lines: list[str], transport: httpx.AsyncBaseTransport | None = None,
              input_name: str | None = None) -> SyncResult:

@@ -11,12 +11,12 @@ from typing import Any
 from openapi_check import spec_available, validate_request
 from sandbox_fixtures import assert_log_conforms
 
+from toolkit.backoff import BackoffPolicy
 from toolkit.cache import Cache, open_cache
 from toolkit.client import AttioClient
 from toolkit.events import read_events
-from toolkit.mapping import Mapping, default_mapping, parse_mapping
+from toolkit.mapping import EventMapping, default_mapping, parse_mapping
 from toolkit.pull import pull_schema
-from toolkit.retry import RetryPolicy
 from toolkit.sandbox import FaultSpec, SandboxApp, SandboxConfig, SandboxTransport, create_app
 from toolkit.schema import WorkspaceSchema
 from toolkit.sync import SyncResult, run_sync
@@ -41,7 +41,7 @@ class SyncHarness:
 
     def client(self, **kwargs: Any) -> AttioClient:
         attempts = kwargs.pop("max_attempts", 8)
-        kwargs.setdefault("policy", RetryPolicy(max_attempts=attempts, base=0.001, cap=0.01, retry_after_cap=0.01))
+        kwargs.setdefault("policy", BackoffPolicy(max_attempts=attempts, base=0.001, cap=0.01, retry_after_cap=0.01))
         # The sandbox runs with its limits off here; the client's own limiter is tested apart.
         kwargs.setdefault("read_rate", 5000)
         kwargs.setdefault("write_rate", 5000)
@@ -54,7 +54,7 @@ class SyncHarness:
         self.app.clear_log()
         return self.cache.load_schema()
 
-    async def async_sync(self, events: Iterable[Any] | bytes, mapping: Mapping | str | None = None, *,
+    async def async_sync(self, events: Iterable[Any] | bytes, mapping: EventMapping | str | None = None, *,
                          dry_run: bool = False, concurrency: int = 8, run_options: dict[str, Any] | None = None,
                          **client_options: Any) -> SyncResult:
         if isinstance(mapping, str):
@@ -70,7 +70,8 @@ class SyncHarness:
         async with self.client(**client_options) as client:
             return await run_sync(self.cache, self.schema, mapping, events_in, client=client, **options)
 
-    def sync(self, events: Iterable[Any] | bytes, mapping: Mapping | str | None = None, **kwargs: Any) -> SyncResult:
+    def sync(self, events: Iterable[Any] | bytes, mapping: EventMapping | str | None = None,
+             **kwargs: Any) -> SyncResult:
         return _run(self.async_sync(events, mapping, **kwargs))
 
     # -- reading the sandbox back ---------------------------------------------------------------

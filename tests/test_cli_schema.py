@@ -69,7 +69,7 @@ def test_pull_never_writes_the_key(cache_path: Path) -> None:
 )
 def test_errors_a_user_meets_are_one_clear_line(cache_path: Path, fake: object, key: str | None, expected: str,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("toolkit.retry.RetryPolicy.backoff_seconds", lambda self, attempt: 0.0)
+    monkeypatch.setattr("toolkit.backoff.BackoffPolicy.backoff_seconds", lambda self, attempt: 0.0)
     result = invoke(["schema", "pull"], cache_path, fake, key=key)  # type: ignore[arg-type]
     assert result.exit_code == 1
     assert "Traceback" not in result.output

@@ -12,7 +12,8 @@ import pytest
 from attio_data import workspace
 from fake_attio import FakeAttio, attio_error
 
-from toolkit import retry
+from toolkit import backoff
+from toolkit.backoff import BackoffPolicy
 from toolkit.client import Attempt, AttioClient, OffsetPaginator, report_attempts_to
 from toolkit.config import DEFAULT_MAX_RESPONSE_BYTES, Secret, Settings
 from toolkit.errors import (
@@ -28,7 +29,6 @@ from toolkit.errors import (
     ServerError,
     TransportError,
 )
-from toolkit.retry import RetryPolicy
 
 KEY = "sk_test_0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -58,7 +58,7 @@ TIME = FakeTime()
 @pytest.fixture(autouse=True)
 def no_real_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The waits the client asked for, with jitter stubbed so they are exact."""
-    monkeypatch.setattr(retry, "jitter", lambda seconds: seconds)
+    monkeypatch.setattr(backoff, "jitter", lambda seconds: seconds)
     TIME.reset()
     return TIME.waits
 
@@ -120,7 +120,7 @@ CASES = [
 @pytest.mark.parametrize(("answer", "expected", "code", "fragment"), CASES)
 async def test_every_failure_maps_to_one_error_class(answer: Handler, expected: type[ApiError], code: str | None,
                                                      fragment: str) -> None:
-    async with client_for(answer, policy=RetryPolicy(max_attempts=1)) as client:
+    async with client_for(answer, policy=BackoffPolicy(max_attempts=1)) as client:
         with pytest.raises(expected) as caught:
             await client.request("GET", "/v2/objects/people")
     error = caught.value
@@ -183,7 +183,7 @@ async def test_429_then_200_waits_retry_after_and_succeeds(no_real_waits: list[f
 @pytest.mark.anyio
 async def test_5xx_backs_off_exponentially_then_gives_up(no_real_waits: list[float]) -> None:
     handler, seen = sequence(httpx.Response(503, text="down"))
-    async with client_for(handler, policy=RetryPolicy(max_attempts=4, base=0.5)) as client:
+    async with client_for(handler, policy=BackoffPolicy(max_attempts=4, base=0.5)) as client:
         with pytest.raises(ServerError):
             await client.request("GET", "/v2/objects")
     assert len(seen) == 4
@@ -218,7 +218,7 @@ async def test_an_assert_is_repeated_after_a_dropped_connection() -> None:
 @pytest.mark.anyio
 async def test_the_deadline_stops_retries_before_the_attempts_run_out(no_real_waits: list[float]) -> None:
     handler, seen = sequence(httpx.Response(502, text="bad gateway"))
-    async with client_for(handler, policy=RetryPolicy(max_attempts=10, base=4.0, cap=4.0, deadline=5.0)) as client:
+    async with client_for(handler, policy=BackoffPolicy(max_attempts=10, base=4.0, cap=4.0, deadline=5.0)) as client:
         with pytest.raises(ServerError):
             await client.request("GET", "/v2/objects")
     assert len(seen) == 2  # the third attempt would start after 8 s, past the 5 s deadline
@@ -328,7 +328,7 @@ async def test_retries_are_logged_without_the_key(caplog: pytest.LogCaptureFixtu
 @pytest.mark.anyio
 @pytest.mark.parametrize("exc", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.ReadError("reset")])
 async def test_a_translated_httpx_failure_keeps_its_cause(exc: httpx.HTTPError) -> None:
-    async with client_for(raising(exc), policy=RetryPolicy(max_attempts=2)) as client:
+    async with client_for(raising(exc), policy=BackoffPolicy(max_attempts=2)) as client:
         with pytest.raises(TransportError) as caught:
             await client.request("GET", "/v2/objects")
     assert caught.value.__cause__ is exc
@@ -342,7 +342,7 @@ async def test_an_answer_declared_over_the_cap_is_not_read_and_is_retried(no_rea
     handler, seen = sequence(httpx.Response(200, content=b"[" + b"0," * 600 + b"0]"))
     attempts: list[Attempt] = []
     async with client_for(handler, max_response_bytes=1000, on_attempt=attempts.append,
-                          policy=RetryPolicy(max_attempts=3)) as client:
+                          policy=BackoffPolicy(max_attempts=3)) as client:
         with pytest.raises(ServerError) as caught:
             await client.request("GET", "/v2/objects")
     assert len(seen) == 3 and no_real_waits == [0.5, 1.0]
@@ -368,7 +368,7 @@ def endless(pulled: list[int], chunk: bytes = b"0," * 512) -> Handler:
 @pytest.mark.anyio
 async def test_reading_stops_at_the_cap_when_no_length_is_declared() -> None:
     pulled: list[int] = []
-    async with client_for(endless(pulled), max_response_bytes=10_000, policy=RetryPolicy(max_attempts=1)) as client:
+    async with client_for(endless(pulled), max_response_bytes=10_000, policy=BackoffPolicy(max_attempts=1)) as client:
         with pytest.raises(ServerError, match=r"over 10,000 bytes \(max_response_bytes\); stopped reading"):
             await client.request("GET", "/v2/objects")
     assert 10_000 < sum(pulled) <= 11_024  # the chunk that crossed the cap, and not one more
@@ -394,7 +394,7 @@ async def test_an_answer_at_the_cap_is_read() -> None:
 @pytest.mark.anyio
 async def test_an_error_body_is_read_through_the_cap_too() -> None:
     async with client_for(lambda r: VALIDATION, max_response_bytes=10,
-                          policy=RetryPolicy(max_attempts=1)) as client:
+                          policy=BackoffPolicy(max_attempts=1)) as client:
         with pytest.raises(ServerError, match="max_response_bytes") as caught:
             await client.request("GET", "/v2/objects")
     assert caught.value.status == 400 and caught.value.execution_id == "exec-validation_type"

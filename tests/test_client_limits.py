@@ -17,9 +17,9 @@ from types import TracebackType
 
 import pytest
 
+from toolkit.backoff import BackoffPolicy, may_try_again
 from toolkit.client import Attempt, AttioClient
 from toolkit.errors import RetryableApiError, ServerError, TransportError
-from toolkit.retry import RetryPolicy, should_retry
 
 KEY = "sk_test_limits_0123456789abcdef0123456789abcdef0123456789abcdef0123"
 MIB = 1024 * 1024
@@ -150,7 +150,7 @@ async def test_an_endless_answer_fails_at_the_cap_and_is_retried_with_little_rea
     try:
         async with Loopback(answer) as server, client_of(
                 server, max_response_bytes=MIB, on_attempt=attempts.append,
-                policy=RetryPolicy(max_attempts=2, base=0.01, deadline=30.0)) as client:
+                policy=BackoffPolicy(max_attempts=2, base=0.01, deadline=30.0)) as client:
             with pytest.raises(ServerError) as caught:
                 await client.request("GET", "/v2/objects/people/records/big")
         _, peak = tracemalloc.get_traced_memory()
@@ -158,7 +158,7 @@ async def test_an_endless_answer_fails_at_the_cap_and_is_retried_with_little_rea
         tracemalloc.stop()
     error = caught.value
     assert fragment in error.message and error.status == 200
-    assert isinstance(error, RetryableApiError) and should_retry(error, idempotent=True)
+    assert isinstance(error, RetryableApiError) and may_try_again(error, idempotent=True)
     assert KEY not in str(error) and KEY not in repr(error)
     assert server.connections == 2  # retried once, per the policy
     assert [(a.error, a.will_retry) for a in attempts] == [("ServerError", True), ("ServerError", False)]
@@ -184,7 +184,8 @@ async def test_a_server_that_never_finishes_is_cut_off_at_the_deadline(
         answer: Callable[[Loopback, asyncio.StreamWriter], Awaitable[None]]) -> None:
     attempts: list[Attempt] = []
     async with Loopback(answer) as server, client_of(
-            server, on_attempt=attempts.append, policy=RetryPolicy(max_attempts=5, base=0.01, deadline=1.0)) as client:
+            server, on_attempt=attempts.append,
+            policy=BackoffPolicy(max_attempts=5, base=0.01, deadline=1.0)) as client:
         began = time.monotonic()
         with pytest.raises(TransportError) as caught:
             await client.request("GET", "/v2/objects")
@@ -192,7 +193,7 @@ async def test_a_server_that_never_finishes_is_cut_off_at_the_deadline(
     assert took < 5.0, f"the call took {took:.1f} s with a 1 s deadline"
     error = caught.value
     assert error.message == "no complete answer within 1 s (the request's deadline)"
-    assert isinstance(error, RetryableApiError) and should_retry(error, idempotent=True)
+    assert isinstance(error, RetryableApiError) and may_try_again(error, idempotent=True)
     assert isinstance(error.__cause__, TimeoutError)
     assert KEY not in str(error)
     assert server.connections == 1  # the deadline is spent: no attempt after it
@@ -204,7 +205,7 @@ async def test_a_server_that_never_finishes_is_cut_off_at_the_deadline(
 @pytest.mark.anyio
 async def test_the_deadline_counts_from_the_first_attempt() -> None:
     async with Loopback(unavailable_then(trickle)) as server, client_of(
-            server, policy=RetryPolicy(max_attempts=5, base=0.01, deadline=1.0)) as client:
+            server, policy=BackoffPolicy(max_attempts=5, base=0.01, deadline=1.0)) as client:
         began = time.monotonic()
         with pytest.raises(TransportError, match="the request's deadline"):
             await client.request("GET", "/v2/objects")

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from toolkit.backoff import BackoffPolicy
 from toolkit.breaker import CircuitBreaker
 from toolkit.client import Attempt, AttioClient
 from toolkit.config import DEFAULT_OUTAGE_TIMEOUT, Secret, Settings
 from toolkit.errors import AuthError, ConfigError, OutageError, RedirectError, ServerError
-from toolkit.retry import RetryPolicy
 from toolkit.sandbox import SandboxApp, SandboxConfig, SandboxTransport, create_app
 
 BASE_URL = "http://127.0.0.1:9"  # loopback: without the in-process transport it is refused
@@ -31,7 +31,7 @@ def sandbox() -> SandboxApp:
 
 
 def client_for(app: SandboxApp, *, token: str | None = None, max_attempts: int = 3, **kwargs: Any) -> AttioClient:
-    kwargs.setdefault("policy", RetryPolicy(max_attempts=max_attempts, base=0.001, cap=0.01, retry_after_cap=0.01))
+    kwargs.setdefault("policy", BackoffPolicy(max_attempts=max_attempts, base=0.001, cap=0.01, retry_after_cap=0.01))
     return AttioClient(token or app.config.token, base_url=BASE_URL, transport=SandboxTransport(app),
                        read_rate=5000, write_rate=5000, **kwargs)
 
@@ -174,7 +174,7 @@ async def test_a_minute_long_outage_spends_neither_attempts_nor_deadline() -> No
     # Two attempts and 10 s per request: a 60 s outage would end every request twice over.
     async with AttioClient(WRONG_KEY, base_url="https://api.attio.test", transport=httpx.MockTransport(handler),
                            clock=fake.clock, sleep=fake.sleep, write_rate=1000, on_attempt=attempts.append,
-                           policy=RetryPolicy(max_attempts=2, deadline=10.0),
+                           policy=BackoffPolicy(max_attempts=2, deadline=10.0),
                            breaker=CircuitBreaker(clock=fake.clock, sleep=fake.sleep)) as client:
         await client.get_self()  # Attio has answered: what follows is an outage, not a wrong address
         results = await asyncio.gather(*(client.request("PUT", f"/v2/objects/people/records/{n}", json_body={})

@@ -1,4 +1,4 @@
-"""Mapping files: the model, event paths, the parser's error reports and the TOML round trip."""
+"""EventMapping files: the model, event paths, the parser's error reports and the TOML round trip."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from toolkit.errors import MappingError
 from toolkit.mapping import (
     AssertRecord,
+    EventMapping,
     EventPath,
     GroupWorkspace,
     IdentifyUser,
-    Mapping,
     Options,
     Source,
     default_mapping,
@@ -312,6 +312,6 @@ def test_a_mapping_error_prints_file_line_key_and_message() -> None:
 
 
 def test_the_writer_refuses_what_toml_cannot_hold() -> None:
-    mapping = Mapping(actions=(IdentifyUser(on=("identify",), user_attributes={"x": Source(literal=object())}),))
+    mapping = EventMapping(actions=(IdentifyUser(on=("identify",), user_attributes={"x": Source(literal=object())}),))
     with pytest.raises(TypeError, match="cannot write"):
         dump_mapping(mapping)

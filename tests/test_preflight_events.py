@@ -9,7 +9,7 @@ from typing import Any
 from schema_factory import build_schema
 
 from toolkit.mapping import default_mapping, load_mapping, parse_mapping
-from toolkit.preflight import MAPPING, MAX_FAILING_LINES, FieldTally, Unreadable, check_events, read_events
+from toolkit.preflight import MAPPING, MAX_FAILING_LINES, FieldTally, Unreadable, check_events, sample_events
 from toolkit.sandbox import load_seed_file
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -132,7 +132,7 @@ def test_literals_and_a_turned_off_user_link_are_not_tallied() -> None:
 def test_read_events_numbers_lines_skips_blanks_and_marks_bad_json(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text('{"type": "identify"}\n\n  \n{oops\n[1]\n', encoding="utf-8")
-    events = list(read_events(path))
+    events = list(sample_events(path))
     assert [line for line, _ in events] == [1, 4, 5]
     assert events[0][1] == {"type": "identify"} and isinstance(events[1][1], Unreadable)
     assert events[2][1] == Unreadable("not a JSON object (got list)")
@@ -141,13 +141,13 @@ def test_read_events_numbers_lines_skips_blanks_and_marks_bad_json(tmp_path: Pat
 def test_read_events_takes_a_json_array_as_the_sync_does(tmp_path: Path) -> None:
     path = tmp_path / "events.json"
     path.write_text('[\n  {"type": "identify"},\n  {"type": "group"}\n]\n', encoding="utf-8")
-    assert [(line, event["type"]) for line, event in read_events(path)] == [(2, "identify"), (3, "group")]
+    assert [(line, event["type"]) for line, event in sample_events(path)] == [(2, "identify"), (3, "group")]
 
 
 def test_the_example_events_against_the_example_mapping() -> None:
     schema = load_seed_file(EXAMPLES / "sandbox-seed.toml")
     report = check_events(load_mapping(EXAMPLES / "mapping.toml"), schema,
-                          read_events(EXAMPLES / "events-sample.jsonl"))
+                          sample_events(EXAMPLES / "events-sample.jsonl"))
     assert (report.lines, report.not_objects, report.untaken) == (7, 1, {"track": 1})
     email = tally(report, 1, "email")
     assert (email.taken, email.valid, [n for n, _ in email.failing]) == (3, 2, [6])

@@ -9,11 +9,11 @@ import pytest
 from attio_data import attribute_json, option_json, workspace
 from fake_attio import FakeAttio, attio_error
 
+from toolkit.backoff import BackoffPolicy
 from toolkit.cache import Cache
 from toolkit.client import AttioClient
 from toolkit.errors import AuthError, InvalidRequestError, TransportError
 from toolkit.pull import pull_schema
-from toolkit.retry import RetryPolicy
 
 KEY = "test-key"
 
@@ -103,7 +103,7 @@ async def test_transport_failures_surface_as_transport_errors(fresh_cache: Cache
         raise httpx.ConnectError("[Errno 111] Connection refused")
 
     api = AttioClient(KEY, base_url="https://api.attio.test", transport=httpx.MockTransport(refuse),
-                      policy=RetryPolicy(max_attempts=1))
+                      policy=BackoffPolicy(max_attempts=1))
     async with api:
         with pytest.raises(TransportError):
             await pull_schema(api, fresh_cache)

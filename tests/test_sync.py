@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 from sync_harness import SyncHarness, ids, record_id
 
+from toolkit.backoff import BackoffPolicy
 from toolkit.models import EventRecord, RequestRecord
-from toolkit.retry import RetryPolicy
 
 
 @pytest.fixture
@@ -226,7 +226,7 @@ def test_retryable_failures_end_failed_and_a_rerun_finishes_them(h: SyncHarness)
     # Attio answers the others: only this event's writes keep failing, so it spends its attempts.
     events = [identify(1), identify(2), identify(3)]
     rule = h.app.fail_requests(503, body="user2@")
-    first = h.sync(events, policy=RetryPolicy(max_attempts=2, base=0.001), concurrency=1)
+    first = h.sync(events, policy=BackoffPolicy(max_attempts=2, base=0.001), concurrency=1)
     assert (first.counts["failed"], first.counts["synced"]) == (1, 2)
     with h.cache.session() as session:
         attempts = session.exec(select(RequestRecord).where(RequestRecord.run_id == first.run_id,
@@ -245,7 +245,7 @@ def test_with_injected_faults_every_event_ends_synced(h: SyncHarness) -> None:
                 "traits": {"website": f"c{n % 5}.com"}} for n in range(60)]
     # 35% of answers fail: a request fails 15 times running with odds of 1.5e-7, so with a
     # budget of 15 attempts the whole run (about 500 requests) is all but sure to get through.
-    result = h.sync(events, policy=RetryPolicy(max_attempts=15, base=0.001, cap=0.01, retry_after_cap=0.01))
+    result = h.sync(events, policy=BackoffPolicy(max_attempts=15, base=0.001, cap=0.01, retry_after_cap=0.01))
     assert result.counts["synced"] == 120, {k: v for k, v in h.outcomes().items() if v[0] != "synced"}
     assert len(h.records("people")) == 60 and len(h.records("users")) == 60
     assert len(h.records("workspaces")) == 5 and len(h.records("companies")) == 5
@@ -264,7 +264,7 @@ def test_a_dry_run_sends_nothing_and_does_not_block_the_real_run(h: SyncHarness)
 
 def test_every_attempt_is_recorded_with_the_record_id_it_wrote(h: SyncHarness) -> None:
     h.inject("503=0.5", seed=3)
-    result = h.sync([identify(1), identify(2)], policy=RetryPolicy(max_attempts=10, base=0.001, cap=0.001))
+    result = h.sync([identify(1), identify(2)], policy=BackoffPolicy(max_attempts=10, base=0.001, cap=0.001))
     assert result.counts["synced"] == 2
     with h.cache.session() as session:
         rows = session.exec(select(RequestRecord).where(RequestRecord.run_id == result.run_id)).all()

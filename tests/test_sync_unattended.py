@@ -12,10 +12,10 @@ import pytest
 from sqlmodel import col, select
 from sync_harness import SyncHarness
 
+from toolkit.backoff import BackoffPolicy
 from toolkit.breaker import CircuitBreaker
 from toolkit.errors import AuthError, OutageError, RedirectError
 from toolkit.models import EventRecord, Run
-from toolkit.retry import RetryPolicy
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_a_host_that_never_answers_stops_the_run_instead_of_failing_every_event(
 
 def outage_client(**breaker: Any) -> dict[str, Any]:
     """Client options of a run: two attempts, a breaker probing often (the test waits less)."""
-    return {"policy": RetryPolicy(max_attempts=2, base=0.001, cap=0.01, retry_after_cap=0.01),
+    return {"policy": BackoffPolicy(max_attempts=2, base=0.001, cap=0.01, retry_after_cap=0.01),
             "breaker": CircuitBreaker(**{"first_wait": 0.5, "max_wait": 5.0, **breaker})}
 
 

@@ -34,7 +34,7 @@ from .errors import (  # noqa: E402
     SchemaError,
 )
 from .events import InputEvent, read_events  # noqa: E402
-from .mapping import Mapping, default_mapping, load_mapping, parse_mapping  # noqa: E402
+from .mapping import EventMapping, default_mapping, load_mapping, parse_mapping  # noqa: E402
 from .plan import EventPlan, plan_event  # noqa: E402
 from .preflight import Finding, check_mapping  # noqa: E402
 from .pull import PullResult, fetch_schema, pull_schema  # noqa: E402
@@ -52,12 +52,12 @@ __all__ = [
     "Cache",
     "Change",
     "ConfigError",
+    "EventMapping",
     "EventPlan",
     "FatalApiError",
     "Finding",
     "InputEvent",
     "InvalidInputError",
-    "Mapping",
     "Prepared",
     "PullResult",
     "RetryableApiError",

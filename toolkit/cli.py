@@ -260,7 +260,7 @@ def check_command(ctx: click.Context, /, mapping_file: str | None, events_file: 
 
     from .errors import SchemaError
     from .mapping import default_mapping, load_mapping
-    from .preflight import check_events, check_mapping, read_events, sort_findings
+    from .preflight import check_events, check_mapping, sample_events, sort_findings
 
     settings = load_settings(ctx, **options)
     mapping = load_mapping(mapping_file) if mapping_file else default_mapping()
@@ -280,7 +280,7 @@ def check_command(ctx: click.Context, /, mapping_file: str | None, events_file: 
     findings = check_mapping(mapping, snapshot, pulled_at=pulled_at)
     report = None
     if events_file:
-        report = check_events(mapping, snapshot, read_events(events_file))
+        report = check_events(mapping, snapshot, sample_events(events_file))
         findings = sort_findings([*findings, *report.findings()])
     errors = sum(1 for f in findings if f.level == "error")
     if as_json:

@@ -1,6 +1,6 @@
 """`attio-sync history ...`, `attio-sync retry` and `attio-sync demo`: presentation only.
 
-The questions are answered by `toolkit.history`, the retry by `toolkit.rerun`, the demo by
+The questions are answered by `toolkit.history`, the retry by `toolkit.retry`, the demo by
 `toolkit.demo`. Here: options, rich tables on a terminal (through a pager when a list is
 longer than the screen), and `--json` for machines.
 """
@@ -55,7 +55,7 @@ from .history import (
     trace,
 )
 from .mapping import default_mapping, load_mapping
-from .rerun import RETRYABLE, RetryResult, check_retryable, retry_run
+from .retry import RETRYABLE, RetryResult, check_retryable, retry_run
 from .stopping import Stopped, stop_on_signals
 from .sync import DEFAULT_LEASE_WAIT
 
@@ -469,7 +469,7 @@ def history_prune(ctx: click.Context, /, older_than: timedelta, dry_run: bool, d
 @click.option("--status", "status", default="failed", show_default=True, metavar="S[,S...]",
               help=f"Which outcomes to send again: {', '.join(RETRYABLE)}.")
 @click.option("--mapping", "mapping_path", metavar="FILE",
-              help="Mapping file [default: the run's own, when it is a file].")
+              help="EventMapping file [default: the run's own, when it is a file].")
 @click.option("--dry-run", is_flag=True, help="Send nothing: show what the retry would do.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
               help="Events in flight at once.")

@@ -23,7 +23,7 @@ from .config import Settings
 from .errors import ConfigError
 from .events import DEFAULT_MAX_LINE_BYTES, read_events
 from .lease import LeaseOwner
-from .mapping import Mapping, default_mapping, load_mapping
+from .mapping import EventMapping, default_mapping, load_mapping
 from .preflight import check_mapping
 from .schema import WorkspaceSchema
 from .stopping import Stopped, stop_on_signals
@@ -71,7 +71,7 @@ def _count_lines(handle: IO[bytes]) -> int | None:
     return count + filled
 
 
-def preflight(mapping: Mapping, schema: WorkspaceSchema, settings: Settings, ctx: click.Context) -> None:
+def preflight(mapping: EventMapping, schema: WorkspaceSchema, settings: Settings, ctx: click.Context) -> None:
     """Refuse to start when the pre-flight check finds an error (the mapping issue)."""
     pulls = open_settings_cache(ctx, settings).pulls(1)
     findings = check_mapping(mapping, schema, pulled_at=pulls[0].finished_at if pulls else None)
@@ -86,7 +86,7 @@ def preflight(mapping: Mapping, schema: WorkspaceSchema, settings: Settings, ctx
 @click.command("sync")
 @click.argument("events", metavar="EVENTS")
 @click.option("--mapping", "mapping_path", metavar="FILE",
-              help="Mapping file (TOML); default: the two default actions.")
+              help="EventMapping file (TOML); default: the two default actions.")
 @click.option("--dry-run", is_flag=True, help="Send nothing: report what would be written, unchanged or invalid.")
 @click.option("--write-rate", type=click.FloatRange(min=0, min_open=True), help="Writes per second [default 25].")
 @click.option("--read-rate", type=click.FloatRange(min=0, min_open=True), help="Reads per second [default 100].")
@@ -170,7 +170,7 @@ class _Run:
     """One `sync` command's run: its settings, its progress display, and `run_sync` under them."""
 
     def __init__(self, ctx: click.Context, settings: Settings, cache: Cache, schema: WorkspaceSchema,
-                 mapping: Mapping, source: str, dry_run: bool, concurrency: int, lease_wait: float,
+                 mapping: EventMapping, source: str, dry_run: bool, concurrency: int, lease_wait: float,
                  max_line_bytes: int) -> None:
         self.ctx, self.settings, self.cache, self.schema, self.mapping = ctx, settings, cache, schema, mapping
         self.source, self.dry_run, self.concurrency = source, dry_run, concurrency

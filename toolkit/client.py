@@ -11,7 +11,7 @@ so the audit log can keep a row per HTTP exchange without touching the client.
 
 Two limits hold whatever the server does: an answer is read as a stream and abandoned once it
 runs past `max_response_bytes`, and every attempt (sending and reading the whole answer) ends
-when the request's total deadline (`RetryPolicy.deadline`, counted in time spent trying) is
+when the request's total deadline (`BackoffPolicy.deadline`, counted in time spent trying) is
 reached, however slowly the bytes arrive.
 
 Two things stop requests before they are sent, for every request of the client at once:
@@ -41,6 +41,7 @@ from typing import Any, Final
 import httpx
 
 from . import __version__
+from .backoff import BackoffPolicy, is_idempotent, may_try_again, parse_retry_after
 from .breaker import CircuitBreaker, Ticket, is_outage
 from .config import DEFAULT_MAX_RESPONSE_BYTES, Secret, Settings
 from .errors import (
@@ -57,7 +58,6 @@ from .errors import (
     TransportError,
 )
 from .ratelimit import Budgets
-from .retry import RetryPolicy, is_idempotent, parse_retry_after, should_retry
 
 __all__ = ["Attempt", "AttemptHook", "AttioClient", "OffsetPaginator", "PaginationLoopError", "report_attempts_to"]
 
@@ -184,7 +184,7 @@ class AttioClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         read_rate: float = 100.0,
         write_rate: float = 25.0,
-        policy: RetryPolicy | None = None,
+        policy: BackoffPolicy | None = None,
         max_concurrency: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
         on_attempt: AttemptHook | Sequence[AttemptHook] | None = None,
@@ -199,7 +199,7 @@ class AttioClient:
         if max_response_bytes <= 0:
             raise ValueError(f"max_response_bytes must be above 0, got {max_response_bytes!r}")
         self.base_url = base_url.rstrip("/")
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or BackoffPolicy()
         self.budgets = Budgets.per_second(read_rate, write_rate)
         self.requests_sent = 0
         self._hooks = _as_hooks(on_attempt)
@@ -235,7 +235,7 @@ class AttioClient:
             "timeout": httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout)),
             "read_rate": settings.read_rate,
             "write_rate": settings.write_rate,
-            "policy": RetryPolicy(max_attempts=settings.max_attempts, deadline=settings.deadline),
+            "policy": BackoffPolicy(max_attempts=settings.max_attempts, deadline=settings.deadline),
             "max_response_bytes": settings.max_response_bytes,
         }
         options.update(kwargs)
@@ -374,7 +374,7 @@ class AttioClient:
                 self._latch(error)
             excused = self.breaker.record(ticket, error)
 
-            retryable = should_retry(error, idempotent=safe_to_repeat)
+            retryable = may_try_again(error, idempotent=safe_to_repeat)
             if excused and retryable:
                 paused += self._clock() - started
                 self._report(method, path, query, attempt, started, status=error.status,

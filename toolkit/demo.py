@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .backoff import BackoffPolicy
 from .cache import Cache, open_cache
 from .client import AttioClient
 from .errors import ConfigError
 from .events import read_events
 from .history import EventFilter, RunSummary, Trace, find_events, run_summary, trace
-from .mapping import Mapping, load_mapping
+from .mapping import EventMapping, load_mapping
 from .preflight import Finding, check_mapping
 from .pull import PullResult, pull_schema
-from .retry import RetryPolicy
 from .sandbox import (
     FaultSpec,
     SandboxApp,
@@ -106,7 +106,7 @@ def _client(app: SandboxApp) -> AttioClient:
     # Fast backoff: the sandbox's 429s and 503s are retried in milliseconds, not seconds.
     return AttioClient(app.config.token, base_url=DEMO_BASE_URL, transport=SandboxTransport(app),
                        read_rate=2000, write_rate=2000,
-                       policy=RetryPolicy(max_attempts=6, base=0.005, cap=0.05, retry_after_cap=0.05))
+                       policy=BackoffPolicy(max_attempts=6, base=0.005, cap=0.05, retry_after_cap=0.05))
 
 
 def run_demo(database: str, *, files: DemoFiles | None = None, trace_message: str | None = None,
@@ -146,7 +146,7 @@ def run_demo(database: str, *, files: DemoFiles | None = None, trace_message: st
     return result
 
 
-async def _demo(cache: Cache, files: DemoFiles, mapping: Mapping, trace_message: str | None, step: StepHook,
+async def _demo(cache: Cache, files: DemoFiles, mapping: EventMapping, trace_message: str | None, step: StepHook,
                 concurrency: int) -> DemoResult:
     app = sandbox_app(files.seed)
     async with _client(app) as client:

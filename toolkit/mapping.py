@@ -1,4 +1,4 @@
-"""Mapping files: which events become which Attio records.
+"""EventMapping files: which events become which Attio records.
 
 A mapping (TOML) lists actions. Each action takes some event types (`on`) and says, for each
 Attio attribute it writes, where the value comes from: an event path (`"$.traits.email"`), a
@@ -40,7 +40,7 @@ __all__ = [
     "EventPath",
     "GroupWorkspace",
     "IdentifyUser",
-    "Mapping",
+    "EventMapping",
     "Options",
     "Source",
     "default_mapping",
@@ -228,7 +228,7 @@ ACTION_TYPES: Final[dict[str, type[Action]]] = {
 
 
 @dataclass(frozen=True)
-class Mapping:
+class EventMapping:
     """A whole mapping: its actions, in file order, and where it came from."""
 
     actions: tuple[Action, ...]
@@ -249,9 +249,9 @@ class Mapping:
         return dump_mapping(self)
 
 
-def default_mapping() -> Mapping:
+def default_mapping() -> EventMapping:
     """The two default actions with their default paths: what runs without a mapping file."""
-    return Mapping(actions=(IdentifyUser(on=("identify",), index=1), GroupWorkspace(on=("group",), index=2)))
+    return EventMapping(actions=(IdentifyUser(on=("identify",), index=1), GroupWorkspace(on=("group",), index=2)))
 
 
 # -- parsing ---------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ _MAP_FIELDS: Final = {"person_attributes", "user_attributes", "company_attribute
                       "attributes"}
 
 
-def load_mapping(path: str | Path) -> Mapping:
+def load_mapping(path: str | Path) -> EventMapping:
     """Read and check a mapping file.
 
     Raises:
@@ -283,7 +283,7 @@ def load_mapping(path: str | Path) -> Mapping:
     return parse_mapping(text, str(path))
 
 
-def parse_mapping(text: str, filename: str = "<mapping>") -> Mapping:
+def parse_mapping(text: str, filename: str = "<mapping>") -> EventMapping:
     """Parse mapping TOML; see `load_mapping`."""
     try:
         data = tomllib.loads(text)
@@ -304,7 +304,7 @@ _HEADER = re.compile(r"^\s*\[")
 
 
 class _Parser:
-    """Turns the TOML data into a `Mapping`, collecting every problem with its line."""
+    """Turns the TOML data into a `EventMapping`, collecting every problem with its line."""
 
     def __init__(self, text: str, filename: str) -> None:
         self.lines = text.splitlines()
@@ -363,7 +363,7 @@ class _Parser:
                 return number + 1
         return None
 
-    def mapping(self, data: dict[str, Any]) -> Mapping:
+    def mapping(self, data: dict[str, Any]) -> EventMapping:
         for key in sorted(set(data) - _TOP_KEYS):
             self.problem(f"unknown key {key!r}; {_did_you_mean(key, _TOP_KEYS)}the top of a mapping takes "
                          f"{', '.join(sorted(_TOP_KEYS))}", key)
@@ -378,7 +378,7 @@ class _Parser:
         actions = [self.action(raw, index, base) for index, raw in enumerate(raw_actions, start=1)]
         if self.problems:
             raise MappingError(self.problems)
-        return Mapping(actions=tuple(a for a in actions if a is not None), options=base, path=self.filename)
+        return EventMapping(actions=tuple(a for a in actions if a is not None), options=base, path=self.filename)
 
     def options(self, data: MappingABC[str, Any], inherited: Options, *, action: int | None) -> Options:
         chosen: dict[str, Any] = {}
@@ -504,8 +504,8 @@ _MAP_ORDER: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def dump_mapping(mapping: Mapping) -> str:
-    """The mapping as TOML that `parse_mapping` reads back to an equal `Mapping`.
+def dump_mapping(mapping: EventMapping) -> str:
+    """The mapping as TOML that `parse_mapping` reads back to an equal `EventMapping`.
 
     Every action is written out in full (its `on` and all its sources, defaults included);
     options are written at the top when they differ from the defaults, and on an action when

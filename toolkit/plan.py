@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .mapping import Action, AssertRecord, GroupWorkspace, IdentifyUser, Mapping, Source
+from .mapping import Action, AssertRecord, EventMapping, GroupWorkspace, IdentifyUser, Source
 from .schema import WorkspaceSchema
 from .values import Prepared, ValueOptions, prepare
 from .values.result import preview
@@ -279,7 +279,7 @@ class _Planner:
         self.write(action, action.object, matching, values)
 
 
-def plan_event(event: dict[str, Any], mapping: Mapping, schema: WorkspaceSchema) -> EventPlan:
+def plan_event(event: dict[str, Any], mapping: EventMapping, schema: WorkspaceSchema) -> EventPlan:
     """The writes one event asks for under `mapping`, or why it cannot be sent."""
     planner = _Planner(event, schema)
     actions = mapping.actions_for(str(event.get("type")))

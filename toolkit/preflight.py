@@ -9,7 +9,7 @@ a ``warning`` when it might. `sync` refuses to start on any error.
 
 `check_events` tries a mapping on a sample of real events: for each action and field, how
 many events carry a value and how many of those values pass their attribute type, with the
-first failing lines; `read_events` reads a JSON-lines file for it.
+first failing lines; `sample_events` reads a JSON-lines file for it.
 
 What the built-in actions write (design.md, segment-destination.md section 2), and so what
 the check looks at:
@@ -36,7 +36,7 @@ from typing import Any, Literal
 import phonenumbers
 
 from .events import read_events as _read_stream
-from .mapping import Action, AssertRecord, GroupWorkspace, IdentifyUser, Mapping, Source
+from .mapping import Action, AssertRecord, EventMapping, GroupWorkspace, IdentifyUser, Source
 from .pull import ACTIVATION_HINTS
 from .schema import ACTIVATABLE_OBJECTS, AttributeInfo, ObjectInfo, WorkspaceSchema
 from .values import ValueOptions, prepare
@@ -53,7 +53,7 @@ __all__ = [
     "Unreadable",
     "check_events",
     "check_mapping",
-    "read_events",
+    "sample_events",
     "sort_findings",
     "targets_of",
     "value_options",
@@ -137,7 +137,7 @@ def value_options(action: Action) -> ValueOptions:
 
 
 def check_mapping(
-    mapping: Mapping,
+    mapping: EventMapping,
     schema: WorkspaceSchema | None,
     *,
     pulled_at: datetime | None = None,
@@ -507,7 +507,7 @@ class Unreadable:
     reason: str
 
 
-def read_events(path: str | Path) -> Iterator[tuple[int, Any]]:
+def sample_events(path: str | Path) -> Iterator[tuple[int, Any]]:
     """``(line number, event)`` for each event of a JSON-lines or JSON-array file.
 
     The file is read by `toolkit.events.read_events`, the sync's own reader, so a sample is
@@ -630,13 +630,14 @@ def _tallies(action: Action, schema: WorkspaceSchema | None) -> list[tuple[Field
             for name, source, found, required in rows if not source.is_literal and source.is_set]
 
 
-def check_events(mapping: Mapping, schema: WorkspaceSchema | None, events: Iterable[tuple[int, Any]]) -> EventsReport:
+def check_events(mapping: EventMapping, schema: WorkspaceSchema | None,
+                 events: Iterable[tuple[int, Any]]) -> EventsReport:
     """Try a mapping on sample events: per action and field, presence and validity.
 
     Args:
         mapping: the mapping to try.
         schema: the cached schema the values are checked against; None checks presence only.
-        events: ``(line number, parsed event)`` pairs, as `read_events` gives them; anything
+        events: ``(line number, parsed event)`` pairs, as `sample_events` gives them; anything
             that is not a JSON object (an `Unreadable` line, a list) is counted apart.
 
     Returns:

@@ -50,7 +50,7 @@ from .errors import (
 from .events import InputEvent
 from .heartbeat import HEARTBEAT_SECONDS
 from .lease import LeaseOwner, SendLease, lease_name
-from .mapping import Mapping
+from .mapping import EventMapping
 from .plan import EventPlan, FromWrite, Lookup, Write, plan_event
 from .schema import WorkspaceSchema
 from .state import RecordStates, StateKey, after_write, diff_write
@@ -88,7 +88,7 @@ class SyncResult:
                 "interrupted": self.interrupted}
 
 
-async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: Mapping, events: Iterable[InputEvent], *,
+async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping, events: Iterable[InputEvent], *,
                    client: AttioClient | None = None, command: str = "sync", input: str = "",
                    base_url: str = "", parent_run_id: int | None = None,
                    done_statuses: Sequence[str] = FINAL_STATUSES, concurrency: int = 16,
@@ -219,7 +219,7 @@ class _Outcome:
 class _Engine:
     """One run's event loop: triage, plan, diff, send and record each event (see the module)."""
 
-    def __init__(self, schema: WorkspaceSchema, mapping: Mapping, audit: AuditLog, states: RecordStates,
+    def __init__(self, schema: WorkspaceSchema, mapping: EventMapping, audit: AuditLog, states: RecordStates,
                  client: AttioClient | None, concurrency: int,
                  on_progress: Callable[[dict[str, int]], None] | None, stop: asyncio.Event | None = None) -> None:
         self.schema = schema

@@ -6,7 +6,7 @@ single takes one value or a one-element list), and then the type's checker on ea
 collecting every problem rather than stopping at the first.
 
 Per-attribute work that does not depend on the value (which checker, the option index, the
-allowed objects) is done once per schema and attribute and kept in a `_Plan`.
+allowed objects) is done once per schema and attribute and kept in a `_AttributeRules`.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ _INDEXES: dict[str, Callable[[AttributeInfo, WorkspaceSchema], Any]] = {
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _AttributeRules:
     """What preparing a value for one attribute needs, worked out once."""
 
     attribute: AttributeInfo
@@ -93,13 +93,13 @@ class _Plan:
     refusal: tuple[str, str | None] | None  # (reason, hint) when no value can be written
 
 
-class _PlanCache:
+class _RulesCache:
     """Plans per schema, dropped with the schema (schemas are immutable snapshots)."""
 
     def __init__(self) -> None:
-        self._by_schema: dict[int, tuple[weakref.ref[WorkspaceSchema], dict[str, _Plan]]] = {}
+        self._by_schema: dict[int, tuple[weakref.ref[WorkspaceSchema], dict[str, _AttributeRules]]] = {}
 
-    def get(self, attribute: AttributeInfo, schema: WorkspaceSchema) -> _Plan:
+    def get(self, attribute: AttributeInfo, schema: WorkspaceSchema) -> _AttributeRules:
         entry = self._by_schema.get(id(schema))
         if entry is None or entry[0]() is not schema:
             key = id(schema)
@@ -118,10 +118,10 @@ class _PlanCache:
         return plan
 
 
-_PLANS = _PlanCache()
+_PLANS = _RulesCache()
 
 
-def _make_plan(attribute: AttributeInfo, schema: WorkspaceSchema) -> _Plan:
+def _make_plan(attribute: AttributeInfo, schema: WorkspaceSchema) -> _AttributeRules:
     kind = attribute.type
     expected = EXPECTED.get("status" if kind == "pipeline" else kind, f"{kind}: a type this toolkit does not know")
     refusal: tuple[str, str | None] | None = None
@@ -136,7 +136,7 @@ def _make_plan(attribute: AttributeInfo, schema: WorkspaceSchema) -> _Plan:
     elif kind not in CHECKERS:
         refusal = (f"the attribute type {kind!r} is not one this toolkit can check", None)
     build = _INDEXES.get(kind)
-    return _Plan(
+    return _AttributeRules(
         attribute=attribute,
         where=f"{attribute.object_slug}.{attribute.api_slug}",
         expected=expected,
@@ -217,7 +217,7 @@ def _each(values: list[Any] | tuple[Any, ...], check: Checker, ctx: Context) -> 
     return written
 
 
-def _null(value: Any, plan: _Plan, options: ValueOptions) -> Prepared:
+def _null(value: Any, plan: _AttributeRules, options: ValueOptions) -> Prepared:
     what = "null" if value is None else "an empty list" if not value else "a list of nulls"
     if options.nulls == "skip":
         return Prepared(True, None, notes=(f"{what}: skipped (null policy: skip)",), skip=True)
