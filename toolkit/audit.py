@@ -85,7 +85,6 @@ class AuditLog:
         self._last_flush = time.monotonic()
         self._failing_since: float | None = None
         self._gave_up: RecordingError | None = None
-        self.last_error: CacheError | None = None
 
     @staticmethod
     def start_run(cache: Cache, *, command: str, input: str, mapping: str, dry_run: bool, base_url: str,
@@ -153,7 +152,6 @@ class AuditLog:
         try:
             self._commit()
         except CacheError as exc:
-            self.last_error = exc
             now = time.monotonic()
             self._failing_since = self._failing_since or now
             if now - self._failing_since >= self.persist_timeout:
@@ -172,7 +170,7 @@ class AuditLog:
             time.sleep(pause)
 
     def _give_up(self, exc: CacheError) -> None:
-        lines = sorted(event["line"] for event in self._events)
+        lines = self.unrecorded_lines()
         shown = ", ".join(map(str, lines[:10])) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
         self._gave_up = RecordingError(
             f"run {self.run_id} stopped: for {self.persist_timeout:.0f}s the database could not record "

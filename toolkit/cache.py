@@ -52,7 +52,7 @@ from .schema import (
     fields_of,
 )
 
-__all__ = ["Cache", "create_private_file", "load_schema", "open_cache", "upgrade"]
+__all__ = ["Cache", "as_utc", "create_private_file", "load_schema", "open_cache", "upgrade"]
 
 #: Snapshots kept; `schema diff` needs the last two, the rest is history for a user to inspect.
 KEEP_PULLS = 5
@@ -468,3 +468,8 @@ def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware (SQLModel refuses naive datetimes)."""
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant, aware and in UTC; a naive datetime (as SQLite gives them back) is UTC."""
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -9,7 +9,9 @@ Datetimes may be naive (SQLite gives them back so) or aware; naive ones are take
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from .cache import as_utc
 
 __all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "effective_state", "is_stale"]
 
@@ -19,11 +21,6 @@ HEARTBEAT_SECONDS = 5
 STALE_AFTER_SECONDS = 30
 
 
-def _as_utc(value: datetime) -> datetime:
-    """An aware datetime; a naive one is read as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def is_stale(heartbeat_at: datetime | None, now: datetime) -> bool:
     """Whether a heartbeat is missing or older than `STALE_AFTER_SECONDS` at `now`.
 
@@ -31,7 +28,7 @@ def is_stale(heartbeat_at: datetime | None, now: datetime) -> bool:
     """
     if heartbeat_at is None:
         return True
-    return _as_utc(now) - _as_utc(heartbeat_at) > timedelta(seconds=STALE_AFTER_SECONDS)
+    return as_utc(now) - as_utc(heartbeat_at) > timedelta(seconds=STALE_AFTER_SECONDS)
 
 
 def effective_state(state: str, heartbeat_at: datetime | None, now: datetime) -> str:

@@ -27,7 +27,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 
-from .cache import Cache, utcnow
+from .cache import Cache, as_utc, utcnow
 from .errors import CacheError, LeaseHeldError, LeaseLostError
 from .heartbeat import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS
 from .models import Lease
@@ -60,7 +60,7 @@ class LeaseOwner:
 
     def describe(self, now: datetime) -> str:
         run = f"run {self.run_id}" if self.run_id is not None else "a run starting"
-        age = (_naive(now) - _naive(self.heartbeat_at)).total_seconds()
+        age = (as_utc(now) - as_utc(self.heartbeat_at)).total_seconds()
         return f"{run} (pid {self.pid} on {self.host}, last heartbeat {max(age, 0):.0f}s ago)"
 
     def is_dead_local_process(self) -> bool:
@@ -186,11 +186,6 @@ class SendLease:
                                                        col(Lease.holder) == self.holder))
         except SQLAlchemyError:
             pass
-
-
-def _naive(value: datetime) -> datetime:
-    """SQLite gives datetimes back naive (they are UTC): compare them as such."""
-    return value.replace(tzinfo=None)
 
 
 assert HEARTBEAT_SECONDS < STALE_AFTER_SECONDS

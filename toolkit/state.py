@@ -36,7 +36,7 @@ from typing import Any, Final
 from sqlalchemy import bindparam
 from sqlmodel import col, select
 
-from .cache import Cache
+from .cache import Cache, as_utc
 from .models import RecordState
 
 __all__ = ["STATE_CACHE", "RecordStates", "StateEntry", "WriteDiff", "after_write", "diff_write", "value_hash"]
@@ -99,21 +99,19 @@ def instant(text: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 def stamp(when: datetime | None) -> str | None:
     """An event time as stored: ISO 8601 in UTC, so equal instants are equal text."""
-    if when is None:
-        return None
-    return (when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+    return as_utc(when).isoformat() if when is not None else None
 
 
 def diff_write(values: dict[str, list[Any]], appends: dict[str, list[Any]], matching_attribute: str,
                entry: StateEntry | None, when: datetime | None) -> WriteDiff:
     """What to send of one write (`values` to assert, `appends` to add), given the state."""
     entry = entry or StateEntry()
-    when_utc = instant(stamp(when))
+    when_utc = as_utc(when) if when is not None else None
     changed = {matching_attribute: values[matching_attribute]}
     skipped_older: list[str] = []
     for slug, forms in values.items():

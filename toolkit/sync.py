@@ -321,12 +321,13 @@ class _Engine:
     async def _slot(self, slots: asyncio.Semaphore) -> bool:
         """Take a slot for one more event in flight; False when the run is stopped (or crashed)
         first: events waiting for Attio must not keep a stop from being heard."""
+        if not slots.locked():  # the usual case: no task to make, no wait
+            await slots.acquire()
+            return True
         taking = asyncio.ensure_future(slots.acquire())
         while not taking.done():
             if self.stop.is_set() or self._crash is not None:
-                taking.cancel()
-                if taking.done() and not taking.cancelled():
-                    slots.release()
+                taking.cancel()  # the semaphore hands on a slot a cancelled waiter was given
                 return False
             await asyncio.wait({taking}, timeout=0.1)
         return True
@@ -425,7 +426,6 @@ class _Engine:
         except RetryableApiError as exc:
             if self.client is not None and not self.client.answered:
                 raise  # Attio never answered this run (a wrong address, or down from the start): stop
-
             return _Outcome("failed", _api_reason(exc), [_api_problem(exc)], outcome.writes)
         except FatalApiError as exc:
             return _Outcome("rejected", _api_reason(exc), [_api_problem(exc)], outcome.writes)
