@@ -6,20 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.actions import AssertRecord, GroupWorkspace, IdentifyUser, Options
 from toolkit.errors import MappingError
-from toolkit.mapping import (
-    AssertRecord,
-    EventMapping,
-    EventPath,
-    GroupWorkspace,
-    IdentifyUser,
-    Options,
-    Source,
-    default_mapping,
-    dump_mapping,
-    load_mapping,
-    parse_mapping,
-)
+from toolkit.mapping import EventMapping, default_mapping, dump_mapping, load_mapping, parse_mapping
+from toolkit.sources import EventPath, Source
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

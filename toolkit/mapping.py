@@ -15,8 +15,9 @@ kind = "identify-user"         # also: "group-workspace", "assert-record"
 twitter = "$.traits.twitter_handle"
 ```
 
-With no file, the two default actions apply with their default paths (`default_mapping`).
-A broken file is refused with a `MappingError` that names the file, the line and the key.
+The keys each `[[action]]` takes come from its kind's declaration (`toolkit.actions`). With no
+file, the two default actions apply with their default paths (`default_mapping`). A broken file
+is refused with a `MappingError` that names the file, the line and the key.
 """
 
 from __future__ import annotations
@@ -30,201 +31,19 @@ import tomllib
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, Final
 
+from .actions import ACTION_TYPES, Action, GroupWorkspace, IdentifyUser, Options
 from .errors import MappingError, MappingProblem
+from .sources import EventPath, Source
 
 __all__ = [
-    "Action",
-    "AssertRecord",
-    "EventPath",
-    "GroupWorkspace",
-    "IdentifyUser",
     "EventMapping",
-    "Options",
-    "Source",
     "default_mapping",
     "dump_mapping",
     "load_mapping",
     "parse_mapping",
 ]
-
-NullPolicy = Literal["skip", "unset"]
-MultiselectPolicy = Literal["append", "replace"]
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-_MISSING: Final = _Missing()
-
-# -- event paths --------------------------------------------------------------------------
-
-_TOKEN = re.compile(r"""\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[\s*"((?:[^"\\]|\\.)*)"\s*\]|\[\s*'([^']*)'\s*\]""")
-
-
-@dataclass(frozen=True)
-class EventPath:
-    """A JSONPath-like pointer into an event: `$.traits.email`, `$.items[0].id`, `$["a b"]`."""
-
-    text: str
-    steps: tuple[str | int, ...]
-
-    @classmethod
-    def parse(cls, text: str) -> EventPath:
-        """Parse a path; `ValueError` says what is wrong with it."""
-        if not isinstance(text, str) or not text.startswith("$"):
-            raise ValueError(f"{text!r} is not an event path: paths start with $, like $.traits.email")
-        steps: list[str | int] = []
-        position = 1
-        while position < len(text):
-            match = _TOKEN.match(text, position)
-            if match is None:
-                raise ValueError(f"cannot read event path {text!r} at character {position + 1}: "
-                                 "use $.key, $.list[0] or $[\"key with spaces\"]")
-            name, index, double, single = match.groups()
-            if index is not None:
-                steps.append(int(index))
-            else:
-                steps.append(name if name is not None else (double if double is not None else single))
-            position = match.end()
-        return cls(text=text, steps=tuple(steps))
-
-    def get(self, event: Any) -> Any:
-        """The value at this path, or `_MISSING` when any step is absent."""
-        current = event
-        for step in self.steps:
-            if isinstance(step, int):
-                if not isinstance(current, list) or step >= len(current):
-                    return _MISSING
-                current = current[step]
-            else:
-                if not isinstance(current, dict) or step not in current:
-                    return _MISSING
-                current = current[step]
-        return current
-
-    def __str__(self) -> str:
-        return self.text
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where one value comes from: paths tried in order, or a literal."""
-
-    paths: tuple[EventPath, ...] = ()
-    literal: Any = _MISSING
-
-    @property
-    def is_literal(self) -> bool:
-        """True when the value is a fixed literal rather than read from the event."""
-        return self.literal is not _MISSING
-
-    @property
-    def is_set(self) -> bool:
-        """False for the empty source (`user_id = false` in group-workspace): nothing is read."""
-        return self.is_literal or bool(self.paths)
-
-    def resolve(self, event: Any) -> tuple[bool, Any]:
-        """`(found, value)`: the literal, or the first path present in the event.
-
-        A path whose value is null counts as present (null may mean "unset").
-        """
-        if self.is_literal:
-            return True, self.literal
-        for path in self.paths:
-            value = path.get(event)
-            if value is not _MISSING:
-                return True, value
-        return False, None
-
-    def describe(self) -> str:
-        """A short human form: the paths joined by "or", the literal, or "(none)"."""
-        if self.is_literal:
-            return f"literal {self.literal!r}"
-        return " or ".join(p.text for p in self.paths) or "(none)"
-
-    @classmethod
-    def of(cls, *paths: str) -> Source:
-        """A source reading these paths in order; `ValueError` for a malformed path."""
-        return cls(paths=tuple(EventPath.parse(p) for p in paths))
-
-
-# -- options and actions --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Options:
-    """What every value of an action does; the top of the file sets them for all actions."""
-
-    nulls: NullPolicy = "skip"
-    multiselect: MultiselectPolicy = "append"
-    phone_region: str | None = None
-
-
-@dataclass(frozen=True)
-class Action:
-    """One action of a mapping. `index` counts from 1 in file order; `line` is its `[[action]]`."""
-
-    kind: ClassVar[str]
-    default_on: ClassVar[tuple[str, ...]] = ()
-    on: tuple[str, ...]
-    options: Options = Options()
-    index: int = 1
-    # Where the action was written, not what it does: two mappings that say the same thing
-    # compare equal wherever their actions sit in the file.
-    line: int | None = field(default=None, compare=False)
-
-    @property
-    def name(self) -> str:
-        """How findings and messages name the action: ``action 1 (identify-user)``."""
-        return f"action {self.index} ({self.kind})"
-
-
-@dataclass(frozen=True)
-class IdentifyUser(Action):
-    """`identify` → a Person matched on email and a User matched on user id, linked."""
-
-    kind: ClassVar[str] = "identify-user"
-    default_on: ClassVar[tuple[str, ...]] = ("identify",)
-    email: Source = field(default_factory=lambda: Source.of("$.traits.email", "$.email"))
-    user_id: Source = field(default_factory=lambda: Source.of("$.userId"))
-    person_attributes: dict[str, Source] = field(default_factory=dict)
-    user_attributes: dict[str, Source] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class GroupWorkspace(Action):
-    """`group` → a Company matched on domain and a Workspace matched on workspace id, linked,
-    with the event's user (when there is one) added to the workspace's users.
-
-    `user_id = false` in the file turns the user link off (an empty `Source`).
-    """
-
-    kind: ClassVar[str] = "group-workspace"
-    default_on: ClassVar[tuple[str, ...]] = ("group",)
-    domain: Source = field(default_factory=lambda: Source.of("$.traits.website", "$.website"))
-    workspace_id: Source = field(default_factory=lambda: Source.of("$.groupId", "$.context.group_id"))
-    user_id: Source = field(default_factory=lambda: Source.of("$.userId"))
-    company_attributes: dict[str, Source] = field(default_factory=dict)
-    workspace_attributes: dict[str, Source] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AssertRecord(Action):
-    """Any event type it names → one record of any object, matched on one attribute."""
-
-    kind: ClassVar[str] = "assert-record"
-    object: str = ""
-    matching_attribute: str = ""
-    attributes: dict[str, Source] = field(default_factory=dict)
-
-
-ACTION_TYPES: Final[dict[str, type[Action]]] = {
-    cls.kind: cls for cls in (IdentifyUser, GroupWorkspace, AssertRecord)
-}
 
 
 @dataclass(frozen=True)
@@ -258,14 +77,6 @@ def default_mapping() -> EventMapping:
 
 _TOP_KEYS: Final = {"action", "nulls", "multiselect", "phone_region"}
 _OPTION_KEYS: Final = {"nulls", "multiselect", "phone_region"}
-_ACTION_KEYS: Final[dict[str, set[str]]] = {
-    "identify-user": {"email", "user_id", "person_attributes", "user_attributes"},
-    "group-workspace": {"domain", "workspace_id", "user_id", "company_attributes", "workspace_attributes"},
-    "assert-record": {"object", "matching_attribute", "attributes"},
-}
-_SOURCE_FIELDS: Final = {"email", "user_id", "domain", "workspace_id"}
-_MAP_FIELDS: Final = {"person_attributes", "user_attributes", "company_attributes", "workspace_attributes",
-                      "attributes"}
 
 
 def load_mapping(path: str | Path) -> EventMapping:
@@ -411,11 +222,11 @@ class _Parser:
             self.problem(f"kind must be one of {', '.join(ACTION_TYPES)}, not {kind!r}; {hint}".rstrip("; "),
                          "kind", action=index)
             return None
-        allowed = _ACTION_KEYS[kind] | _OPTION_KEYS | {"kind", "on"}
+        cls = ACTION_TYPES[kind]
+        allowed = set(cls.keys()) | _OPTION_KEYS | {"kind", "on"}
         for key in sorted(set(raw) - allowed):
             self.problem(f"unknown key {key!r} for {kind}; {_did_you_mean(key, allowed)}it takes "
                          f"{', '.join(sorted(allowed))}", key, action=index)
-        cls = ACTION_TYPES[kind]
         fields: dict[str, Any] = {"index": index, "line": self.line_of(None, index),
                                   "options": self.options(raw, base, action=index)}
         on = raw.get("on", list(cls.default_on))
@@ -427,28 +238,26 @@ class _Parser:
             self.problem("on must be an event type or a list of them, like [\"identify\"]", "on", action=index)
             on = list(cls.default_on)
         fields["on"] = tuple(dict.fromkeys(on))
+        names = cls.name_fields()
         for key, value in raw.items():
-            if key == "user_id" and kind == "group-workspace" and value is False:
-                fields[key] = Source()  # no user link
-            elif key in _SOURCE_FIELDS & _ACTION_KEYS[kind]:
-                source = self.source(value, key, index)
-                if source is not None:
+            if key in cls.source_fields():
+                if value is False and cls.may_be_off(key):
+                    fields[key] = Source()
+                elif (source := self.source(value, key, index, cls)) is not None:
                     fields[key] = source
-            elif key in _MAP_FIELDS & _ACTION_KEYS[kind]:
-                fields[key] = self.attribute_map(value, key, index)
-            elif key in ("object", "matching_attribute") and kind == "assert-record":
+            elif key in cls.map_fields():
+                fields[key] = self.attribute_map(value, key, index, cls)
+            elif key in names:
                 if isinstance(value, str) and value.strip():
                     fields[key] = value.strip()
                 else:
                     self.problem(f"{key} must be an Attio slug or id (a string)", key, action=index)
-        if kind == "assert-record":
-            for key in ("object", "matching_attribute"):
-                if key not in raw:
-                    example = "people" if key == "object" else "email_addresses"
-                    self.problem(f"assert-record needs `{key}`, like {key} = \"{example}\"", key, action=index)
+        for key, example in names.items():
+            if key not in raw:
+                self.problem(f"{kind} needs `{key}`, like {key} = \"{example}\"", key, action=index)
         return cls(**fields)
 
-    def attribute_map(self, value: Any, key: str, index: int) -> dict[str, Source]:
+    def attribute_map(self, value: Any, key: str, index: int, cls: type[Action]) -> dict[str, Source]:
         if not isinstance(value, dict):
             self.problem(f"[action.{key}] must be a table of Attio attribute slug = event path", key, action=index)
             return {}
@@ -457,12 +266,12 @@ class _Parser:
             if not slug.strip():
                 self.problem("an empty attribute slug", key, action=index)
                 continue
-            source = self.source(raw_source, f"{key}.{slug}", index)
+            source = self.source(raw_source, f"{key}.{slug}", index, cls)
             if source is not None:
                 found[slug] = source
         return found
 
-    def source(self, value: Any, key: str, index: int) -> Source | None:
+    def source(self, value: Any, key: str, index: int, cls: type[Action]) -> Source | None:
         """A path, a list of paths, or `{ literal = ... }`."""
         if isinstance(value, dict):
             if set(value) == {"literal"}:
@@ -471,7 +280,7 @@ class _Parser:
             return None
         texts = value if isinstance(value, list) else [value]
         if not texts or not all(isinstance(t, str) for t in texts):
-            extra = " (user_id = false turns the user link off)" if key == "user_id" else ""
+            extra = _off_hint(key, cls)
             self.problem(f"expected an event path like \"$.traits.email\", a list of them, or "
                          f"{{ literal = ... }}; got {value!r}{extra}", key, action=index)
             return None
@@ -484,6 +293,15 @@ class _Parser:
             return None
 
 
+def _off_hint(key: str, cls: type[Action]) -> str:
+    """Where `key = false` means something, say so: here, or in the kinds that allow it."""
+    turns_off = cls.may_be_off(key)
+    if turns_off:
+        return f" ({key} = false turns {turns_off} off)"
+    elsewhere = [(kind, off) for kind, other in ACTION_TYPES.items() if (off := other.may_be_off(key))]
+    return "".join(f" ({key} = false turns {off} off only in {kind})" for kind, off in elsewhere)
+
+
 def _did_you_mean(word: str, candidates: Any) -> str:
     close = difflib.get_close_matches(word, sorted(candidates), n=1)
     return f"did you mean {close[0]!r}? " if close else ""
@@ -492,16 +310,6 @@ def _did_you_mean(word: str, candidates: Any) -> str:
 # -- writing -----------------------------------------------------------------------------------
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_FIELD_ORDER: Final[dict[str, tuple[str, ...]]] = {
-    "identify-user": ("email", "user_id"),
-    "group-workspace": ("domain", "workspace_id", "user_id"),
-    "assert-record": ("object", "matching_attribute"),
-}
-_MAP_ORDER: Final[dict[str, tuple[str, ...]]] = {
-    "identify-user": ("person_attributes", "user_attributes"),
-    "group-workspace": ("company_attributes", "workspace_attributes"),
-    "assert-record": ("attributes",),
-}
 
 
 def dump_mapping(mapping: EventMapping) -> str:
@@ -522,12 +330,12 @@ def dump_mapping(mapping: EventMapping) -> str:
         out.append("[[action]]")
         out.append(f"kind = {_toml_value(action.kind)}")
         out.append(f"on = {_toml_value(list(action.on))}")
-        for name in _FIELD_ORDER[action.kind]:
+        for name in (*action.name_fields(), *action.source_fields()):
             value = getattr(action, name)
             out.append(f"{name} = {_toml_source(value) if isinstance(value, Source) else _toml_value(value)}")
         for name, value in _option_items(action.options, top):
             out.append(f"{name} = {_toml_value(value)}")
-        for table in _MAP_ORDER[action.kind]:
+        for table in action.map_fields():
             entries: dict[str, Source] = getattr(action, table)
             if entries:
                 out.append(f"[action.{table}]")

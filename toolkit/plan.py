@@ -2,13 +2,8 @@
 
 Nothing here talks to Attio. Every value is mapped from the event and prepared by
 `toolkit.values` (so an invalid one is caught here, with the others), and the writes are laid
-out in the order they must go:
-
-- identify-user: assert the person on `email_addresses`; assert the user on `user_id` with
-  `primary_email_address` and `person` pointing at the person just asserted.
-- group-workspace: assert the company on `domains`; assert the workspace on `workspace_id`
-  with `company` pointing at it; add the event's user (when it has a userId) to `users`.
-- assert-record: one assert on the action's matching attribute.
+out in the order the action's targets declare (`toolkit.actions`): each target's matching value
+(required), its mapped attributes, and what the action fills itself, such as a user's `person`.
 
 References whose record id is not known yet stay symbolic until sending: `FromWrite` (the
 record another write of this event asserts) and `Lookup` (a record found by a unique value,
@@ -25,17 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .mapping import Action, AssertRecord, EventMapping, GroupWorkspace, IdentifyUser, Source
+from .actions import Action, Fill, Target
+from .mapping import EventMapping
 from .schema import WorkspaceSchema
+from .sources import Source
 from .values import Prepared, ValueOptions, prepare
+from .values.references import shorthand_attribute
 from .values.result import preview
 
 __all__ = ["TIME_KEYS", "EventPlan", "EventTimeError", "FromWrite", "Lookup", "Write", "event_time", "plan_event"]
-
-#: The attribute a string or id reference uses to find a record of each standard object.
-LOOKUP_ATTRIBUTES = {"people": "email_addresses", "companies": "domains", "users": "user_id",
-                     "workspaces": "workspace_id"}
-
 
 def match_key(write_form: list[Any]) -> str:
     """The canonical text of a matching value: equal values, equal keys."""
@@ -198,11 +191,12 @@ class _Planner:
                 result.append(item)
         return result
 
-    def required(self, action: Action, source: Source, obj: str, slug: str, label: str) -> list[Any] | None:
+    def required(self, action: Action, field_name: str, obj: str, slug: str) -> list[Any] | None:
+        source: Source = getattr(action, field_name)
         found, raw = source.resolve(self.event)
         if not found or raw is None or raw == "":
-            self.problem(action, label, f"no {label}: {source.describe()} is not in the event",
-                         hint=f"send it, or map {label} to where the event carries it")
+            self.problem(action, field_name, f"no {field_name}: {source.describe()} is not in the event",
+                         hint=f"send it, or map {field_name} to where the event carries it")
             return None
         return self.value(action, obj, slug, raw, f"{obj}.{slug}")
 
@@ -228,55 +222,68 @@ class _Planner:
         self.plan.writes.append(write)
         return write
 
-    # -- the three actions -----------------------------------------------------------------
+    # -- one action, from what it declares ---------------------------------------------------
 
-    def identify_user(self, action: IdentifyUser) -> None:
-        email = self.required(action, action.email, "people", "email_addresses", "email")
-        user_id = self.required(action, action.user_id, "users", "user_id", "user_id")
-        person = self.attributes(action, "people", action.person_attributes)
-        user = self.attributes(action, "users", action.user_attributes)
-        primary = None
-        if email is not None:
-            _, raw_email = action.email.resolve(self.event)
-            primary = self.value(action, "users", "primary_email_address", raw_email, "users.primary_email_address")
-        if email is None or user_id is None or primary is None:
+    def action(self, action: Action) -> None:
+        """The writes of an action's targets, in order, or its problems (then no write)."""
+        targets = action.targets()
+        before = len(self.plan.problems)
+        # Matching values first, each read once: a fill from the same field reuses it.
+        matched = {t.matching_field: self.required(action, t.matching_field, t.object, t.matching)
+                   for t in targets if t.matching_field is not None}
+        laid_out: list[tuple[Target, str, dict[str, list[Any]]]] = []
+        for target in targets:
+            values = self.attributes(action, target.object, target.attributes)
+            for fill in target.fills:
+                if (filled := self.fill(action, target, fill, targets, matched)) is not None:
+                    values[fill.slug] = filled
+            if target.matching_field is not None:
+                value = matched[target.matching_field]
+                if value is None:
+                    continue
+                values[target.matching] = value
+                matching = target.matching
+            else:
+                attribute = self.schema.find_attribute(target.object, target.matching)
+                matching = attribute.api_slug if attribute else target.matching
+                if matching not in values and len(self.plan.problems) == before:
+                    self.problem(action, f"{target.object}.{matching}",
+                                 f"the matching attribute {matching} has no value in this event",
+                                 hint="an assert needs the value it matches on")
+            laid_out.append((target, matching, values))
+        if len(self.plan.problems) > before or len(laid_out) < len(targets):
             return
         first = len(self.plan.writes)
-        self.write(action, "people", "email_addresses", {**person, "email_addresses": email})
-        built = {"user_id": user_id, "primary_email_address": primary, "person": [FromWrite(first, "people")]}
-        self.write(action, "users", "user_id", {**user, **built})
+        for target, matching, values in laid_out:
+            self.write(action, target.object, matching, self.linked(values, target, targets, first))
 
-    def group_workspace(self, action: GroupWorkspace) -> None:
-        domain = self.required(action, action.domain, "companies", "domains", "domain")
-        workspace_id = self.required(action, action.workspace_id, "workspaces", "workspace_id", "workspace_id")
-        company = self.attributes(action, "companies", action.company_attributes)
-        workspace = self.attributes(action, "workspaces", action.workspace_attributes)
-        found, raw_user = action.user_id.resolve(self.event)
-        user: list[Any] | None = None
-        if found and raw_user not in (None, ""):
-            user = self.value(action, "users", "user_id", raw_user, "users.user_id")
-        if domain is None or workspace_id is None or (found and raw_user not in (None, "") and user is None):
-            return
-        first = len(self.plan.writes)
-        self.write(action, "companies", "domains", {**company, "domains": domain})
-        built: dict[str, list[Any]] = {"workspace_id": workspace_id, "company": [FromWrite(first, "companies")]}
-        if user is not None:
-            built["users"] = [Lookup("users", "user_id", tuple(user))]
-        self.write(action, "workspaces", "workspace_id", {**workspace, **built})
+    def fill(self, action: Action, target: Target, fill: Fill, targets: tuple[Target, ...],
+             matched: dict[str, list[Any] | None]) -> list[Any] | None:
+        """The value of an attribute the action fills itself; None when there is none (or a problem)."""
+        if fill.links_to is not None and any(t.object == fill.links_to for t in targets):
+            return None  # a link to a record of this event: `linked` puts it in once the writes exist
+        if fill.field in matched and matched[fill.field] is None:
+            return None  # the field's own value failed: said once, there
+        found, raw = getattr(action, fill.field).resolve(self.event)
+        if not found or raw in (None, ""):
+            return None  # an optional link without a value is left out
+        if fill.links_to is None:
+            return self.value(action, target.object, fill.slug, raw, f"{target.object}.{fill.slug}")
+        attribute = shorthand_attribute(fill.links_to)
+        if attribute is None:
+            raise TypeError(f"{action.kind} links to {fill.links_to}, which has no shorthand attribute")
+        value = self.value(action, fill.links_to, attribute, raw, f"{fill.links_to}.{attribute}")
+        return None if value is None else [Lookup(fill.links_to, attribute, tuple(value))]
 
-    def assert_record(self, action: AssertRecord) -> None:
-        values = self.attributes(action, action.object, action.attributes)
-        attribute = self.schema.find_attribute(action.object, action.matching_attribute)
-        matching = attribute.api_slug if attribute else action.matching_attribute
-        if matching not in values:
-            if not any(p["action"] == action.name for p in self.plan.problems):
-                self.problem(action, f"{action.object}.{matching}",
-                             f"the matching attribute {matching} has no value in this event",
-                             hint="an assert needs the value it matches on")
-            return
-        if any(p["action"] == action.name for p in self.plan.problems):
-            return
-        self.write(action, action.object, matching, values)
+    @staticmethod
+    def linked(values: dict[str, list[Any]], target: Target, targets: tuple[Target, ...],
+               first: int) -> dict[str, list[Any]]:
+        """`values` with each link to a record of this event pointing at its write."""
+        for fill in target.fills:
+            position = next((n for n, t in enumerate(targets) if t.object == fill.links_to), None)
+            if position is not None:
+                values[fill.slug] = [FromWrite(first + position, targets[position].object)]
+        return values
 
 
 def plan_event(event: dict[str, Any], mapping: EventMapping, schema: WorkspaceSchema) -> EventPlan:
@@ -287,12 +294,7 @@ def plan_event(event: dict[str, Any], mapping: EventMapping, schema: WorkspaceSc
         planner.plan.no_action = True
         return planner.plan
     for action in actions:
-        if isinstance(action, IdentifyUser):
-            planner.identify_user(action)
-        elif isinstance(action, GroupWorkspace):
-            planner.group_workspace(action)
-        elif isinstance(action, AssertRecord):
-            planner.assert_record(action)
+        planner.action(action)
     if planner.plan.problems:
         planner.plan.writes.clear()  # nothing is sent for an event with any problem
     return planner.plan

@@ -11,17 +11,9 @@ a ``warning`` when it might. `sync` refuses to start on any error.
 many events carry a value and how many of those values pass their attribute type, with the
 first failing lines; `sample_events` reads a JSON-lines file for it.
 
-What the built-in actions write (design.md, segment-destination.md section 2), and so what
-the check looks at:
-
-- identify-user: people matched on ``email_addresses`` (+ person_attributes); users matched
-  on ``user_id``, with ``primary_email_address`` and ``person`` (a reference to people)
-  filled by the action (+ user_attributes).
-- group-workspace: companies matched on ``domains`` (+ company_attributes); workspaces matched
-  on ``workspace_id``, with ``company`` (a reference to companies) and, when the action reads
-  a user id, ``users`` (a reference to users) (+ workspace_attributes).
-- assert-record: its object, matched on its matching attribute, which its attribute map must
-  fill.
+What each action writes is declared by its kind (`toolkit.actions`): the check walks its
+targets, their matching attributes, mapped attributes and the attributes and links the action
+fills itself.
 """
 
 from __future__ import annotations
@@ -35,12 +27,14 @@ from typing import Any, Literal
 
 import phonenumbers
 
+from .actions import Action, Target
 from .events import read_events as _read_stream
-from .mapping import Action, AssertRecord, EventMapping, GroupWorkspace, IdentifyUser, Source
+from .mapping import EventMapping
 from .pull import ACTIVATION_HINTS
 from .schema import ACTIVATABLE_OBJECTS, AttributeInfo, ObjectInfo, WorkspaceSchema
+from .sources import Source
 from .values import ValueOptions, prepare
-from .values.references import ReferenceIndex
+from .values.references import ReferenceIndex, shorthand_attribute
 from .values.result import closest
 
 __all__ = [
@@ -49,13 +43,11 @@ __all__ = [
     "EventsReport",
     "FieldTally",
     "Finding",
-    "Target",
     "Unreadable",
     "check_events",
     "check_mapping",
     "sample_events",
     "sort_findings",
-    "targets_of",
     "value_options",
 ]
 
@@ -68,11 +60,6 @@ STALE_AFTER = timedelta(days=1)
 
 #: Segment's event types: an `on` close to one of these but not equal is surely a typo.
 EVENT_TYPES = ("alias", "group", "identify", "page", "screen", "track")
-
-#: For a record reference written as a plain string: the attribute of the target object the
-#: string is matched on (api-notes 4.2, record-reference).
-SHORTHAND_KEYS = {"people": "email_addresses", "companies": "domains", "users": "user_id",
-                  "workspaces": "workspace_id"}
 
 #: Standard relationship attributes, and the object whose activation makes each appear.
 STANDARD_RELATIONSHIPS = {
@@ -179,61 +166,6 @@ def _age(pulled_at: datetime, now: datetime | None) -> list[Finding]:
                     "pass --pull to refresh it first, or run `attio-sync schema pull`")]
 
 
-# -- what each action writes ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """One record an action asserts, and what the action itself writes on it.
-
-    Attributes:
-        object: the object slug (or id, for assert-record).
-        role: the record's name in messages ("person", "user", "record"...).
-        matching: the matching attribute.
-        matching_field: the mapping field that holds the matching value (None: the map).
-        map_field: the mapping field of extra attributes (``person_attributes``...).
-        attributes: the extra attributes, slug -> source.
-        builtin: attributes the action fills itself, slug -> the mapping field they come from.
-        links: record-reference attributes the action fills itself, slug -> object they point at.
-    """
-
-    object: str
-    role: str
-    matching: str
-    matching_field: str | None
-    map_field: str
-    attributes: dict[str, Source]
-    builtin: dict[str, str] = field(default_factory=dict)
-    links: dict[str, str] = field(default_factory=dict)
-
-
-def targets_of(action: Action) -> list[Target]:
-    """The records an action asserts, in the order it asserts them."""
-    if isinstance(action, IdentifyUser):
-        return [
-            Target("people", "person", "email_addresses", "email", "person_attributes", action.person_attributes,
-                   builtin={"email_addresses": "email"}),
-            Target("users", "user", "user_id", "user_id", "user_attributes", action.user_attributes,
-                   builtin={"user_id": "user_id", "primary_email_address": "email", "person": "email"},
-                   links={"person": "people"}),
-        ]
-    if isinstance(action, GroupWorkspace):
-        links = {"company": "companies"}
-        builtin = {"workspace_id": "workspace_id", "company": "domain"}
-        if action.user_id.is_set:
-            links["users"] = "users"
-            builtin["users"] = "user_id"
-        return [
-            Target("companies", "company", "domains", "domain", "company_attributes", action.company_attributes,
-                   builtin={"domains": "domain"}),
-            Target("workspaces", "workspace", "workspace_id", "workspace_id", "workspace_attributes",
-                   action.workspace_attributes, builtin=builtin, links=links),
-        ]
-    if isinstance(action, AssertRecord):
-        return [Target(action.object, "record", action.matching_attribute, None, "attributes", action.attributes)]
-    raise TypeError(f"no targets known for {type(action).__name__}")
-
-
 # -- the check of one action ----------------------------------------------------------------
 
 
@@ -244,6 +176,7 @@ class _ActionCheck:
         self.action = action
         self.schema = schema
         self.options = value_options(action)
+        self.targets = action.targets()
         self.findings: list[Finding] = []
         self.literals_checked: set[str] = set()
 
@@ -253,25 +186,36 @@ class _ActionCheck:
     def run(self) -> list[Finding]:
         self.check_options()
         self.check_on()
-        if isinstance(self.action, GroupWorkspace) and self.action.user_id.is_set \
-                and not self.schema.is_activated("users"):
-            self.add("error", "user_id", "the action links each workspace to the event's user, but the users "
-                     "object is not activated", f"Activate Users in Attio under {_OBJECTS_PAGE}, or write "
-                     "user_id = false to leave the link out")
-        for target in targets_of(self.action):
+        for target, _, source_field, points_at in self.lookups():
+            if not self.schema.is_activated(points_at):
+                off = type(self.action).may_be_off(source_field)
+                self.add("error", source_field, f"the action links each {target.role} to the event's "
+                         f"{_singular(points_at)}, but the {points_at} object is not activated",
+                         f"Activate {points_at.capitalize()} in Attio under {_OBJECTS_PAGE}"
+                         + (f", or write {source_field} = false to leave {off} out" if off else ""))
+        for target in self.targets:
             self.check_target(target)
         return self.findings
 
+    def lookups(self) -> list[tuple[Target, str, str, str]]:
+        """Links the action makes to records it does not assert itself, found by a field's value:
+        (target, link attribute, source field, object pointed at)."""
+        own = {t.object for t in self.targets}
+        return [(t, f.slug, f.field, f.links_to) for t in self.targets for f in t.fills
+                if f.links_to is not None and f.links_to not in own]
+
     def check_options(self) -> None:
         if self.action.options.multiselect == "replace":
-            links = []
-            if isinstance(self.action, GroupWorkspace) and self.action.user_id.is_set:
-                links.append(("workspaces.users", "workspace", "users", "user"))
-            if isinstance(self.action, IdentifyUser) and "workspace" in self.action.user_attributes:
-                links.append(("users.workspace", "user", "workspaces", "workspace"))
-            for name, record, others, one in links:
+            links = [(f"{t.object}.{slug}", t.role, points_at) for t, slug, _, points_at in self.lookups()]
+            for target in self.targets:
+                for slug in target.attributes:
+                    attribute = self.schema.find_attribute(target.object, slug)
+                    points_at = STANDARD_RELATIONSHIPS.get((target.object, slug))
+                    if points_at and attribute is not None and attribute.is_multiselect:
+                        links.append((f"{target.object}.{attribute.api_slug}", target.role, points_at))
+            for name, record, others in links:
                 self.add("warning", "multiselect", f"with multiselect = \"replace\", each event sets {name} to "
-                         f"its one {one}, removing the {record}'s other {others}",
+                         f"its one {_singular(others)}, removing the {record}'s other {others}",
                          'leave multiselect at "append" (the default) for this action')
         region = self.action.options.phone_region
         if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
@@ -288,7 +232,7 @@ class _ActionCheck:
     # -- objects and matching --------------------------------------------------------------
 
     def find_object(self, target: Target) -> ObjectInfo | None:
-        where = "object" if isinstance(self.action, AssertRecord) else target.map_field
+        where = target.named_by[0] if target.named_by else target.map_field
         found = self.schema.find_object(target.object)
         if found is not None:
             return found
@@ -328,7 +272,7 @@ class _ActionCheck:
         self.check_required(target, obj, mapped)
 
     def check_matching(self, target: Target, obj: ObjectInfo, mapped: dict[str, str]) -> None:
-        where = target.matching_field or "matching_attribute"
+        where = target.matching_field or (target.named_by[1] if target.named_by else target.map_field)
         attribute = self.attribute(obj, target.matching, where, builtin=target.matching_field is not None)
         if attribute is None:
             return
@@ -421,7 +365,7 @@ class _ActionCheck:
                      "in Attio, limit the attribute to one object, or send "
                      '{"target_object": ..., "target_record_id": ...} in the event')
             return
-        key = SHORTHAND_KEYS.get(single.api_slug)
+        key = shorthand_attribute(single.api_slug)
         if key is None:
             self.add("warning", where, f"{name} points at {single.api_slug}, which is not a standard object, so a "
                      "string from the event must be a record id (UUID)", "send record ids, or reference objects")
@@ -475,6 +419,11 @@ def _activation_hint(slug: str) -> str:
     # ACTIVATION_HINTS says what is blocked, then "Activate ... ."; keep the instruction.
     start = hint.find("Activate")
     return (hint[start:] if start >= 0 else hint) + " Then run `attio-sync schema pull`."
+
+
+def _singular(plural: str) -> str:
+    """"users" -> "user": the noun of one record of a standard object."""
+    return next((noun for noun, slug in SINGULAR_NOUNS.items() if slug == plural), plural)
 
 
 def _near_slugs(word: str, attributes: Iterable[AttributeInfo]) -> list[str]:
@@ -611,19 +560,24 @@ def _tallies(action: Action, schema: WorkspaceSchema | None) -> list[tuple[Field
         usable = found is not None and not found.is_archived and found.is_writable
         return found if usable else None
 
+    targets = action.targets()
+    matching_fields = {t.matching_field for t in targets}
+    own = {t.object for t in targets}
     rows: list[tuple[str, Source, AttributeInfo | None, bool]] = []
-    for target in targets_of(action):
+    for target in targets:
         if target.matching_field is not None:
             rows.append((target.matching_field, getattr(action, target.matching_field),
                          attribute(target.object, target.matching), True))
+        for fill in target.fills:  # a field read only for a link to a record found by it
+            if fill.links_to is not None and fill.links_to not in own and fill.field not in matching_fields:
+                key = shorthand_attribute(fill.links_to)
+                rows.append((fill.field, getattr(action, fill.field),
+                             attribute(fill.links_to, key) if key else None, False))
         for slug, source in target.attributes.items():
             checked = attribute(target.object, slug)
             is_matching = target.matching_field is None and (
                 slug == target.matching or (checked is not None and checked.api_slug == target.matching))
             rows.append((f"{target.map_field}.{slug}", source, checked, is_matching))
-    if isinstance(action, GroupWorkspace) and action.user_id.is_set:
-        after = next(n for n, row in enumerate(rows) if row[0] == "workspace_id")
-        rows.insert(after + 1, ("user_id", action.user_id, attribute("users", "user_id"), False))
     return [(FieldTally(action.name, name, source.describe(),
                         f"{found.object_slug}.{found.api_slug}" if found else None, required,
                         valid=0 if found else None), source, found)

@@ -31,7 +31,7 @@ from .contact import check_domain, check_email, check_phone
 from .result import Context, did_you_mean
 from .scalars import check_number, check_text
 
-__all__ = ["ReferenceIndex", "check_record_reference"]
+__all__ = ["ReferenceIndex", "check_record_reference", "shorthand_attribute"]
 
 Checker = Callable[[Any, Context], Any]
 
@@ -42,6 +42,16 @@ _SHORTHAND: dict[str, tuple[str, Checker]] = {
     "users": ("user_id", check_text),
     "workspaces": ("workspace_id", check_text),
 }
+
+
+
+def shorthand_attribute(object_slug: str) -> str | None:
+    """The attribute a plain string reference to a record of this standard object is matched on
+    (people by ``email_addresses``, companies by ``domains``, users by ``user_id``, workspaces by
+    ``workspace_id``); None for other objects, which a string names by record id only."""
+    found = _SHORTHAND.get(object_slug)
+    return found[0] if found else None
+
 
 #: Types a matching-attribute reference may use, with the checker of their value.
 _MATCHABLE: dict[str, Checker] = {
