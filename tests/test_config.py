@@ -57,10 +57,30 @@ def test_plain_http_to_loopback_is_allowed(url: str) -> None:
     assert Settings.load(base_url=url, environ={}).base_url == url
 
 
-def test_every_problem_is_reported_at_once() -> None:
+@pytest.mark.parametrize(("given", "environ", "expected"), [
+    (
+        {"base_url": "ftp://x", "read_rate": -1, "write_rate": "fast"},
+        {},
+        ["base URL 'ftp://x' is not an http(s) URL",
+         "read rate must be above 0, got -1",
+         "write rate must be a number, got 'fast'"],
+    ),
+    (
+        {"base_url": "https://api.attio.com/v2", "timeout": 0, "max_attempts": "x"},
+        {"ATTIO_SYNC_OUTAGE_TIMEOUT": "soon"},
+        ["base URL 'https://api.attio.com/v2' must not have a path (attio-sync adds /v2/...)",
+         "timeout must be above 0, got 0",
+         "max attempts must be a number, got 'x'",
+         "outage timeout must be a number, got 'soon'"],
+    ),
+])
+def test_every_problem_is_reported_at_once_naming_the_setting_and_the_value(
+    given: dict[str, object], environ: dict[str, str], expected: list[str]
+) -> None:
     with pytest.raises(ConfigError) as caught:
-        Settings.load(base_url="ftp://x", read_rate=-1, write_rate="fast", environ={})  # type: ignore[arg-type]
-    assert len(caught.value.errors) == 3
+        Settings.load(**given, environ=environ)  # type: ignore[arg-type]
+    assert caught.value.errors == expected
+    assert str(caught.value) == "; ".join(expected)  # what the CLI prints: one line, every problem
 
 
 def test_is_loopback() -> None:

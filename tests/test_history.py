@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from history_harness import World, make_world
+from history_harness import World, group, make_world
 from sqlmodel import col, select
 
 from toolkit.cache import utcnow
 from toolkit.errors import ConfigError
 from toolkit.history import (
     EventFilter,
-    _path_shape,
     count_events,
     export_events,
     find_events,
@@ -62,17 +61,30 @@ def test_event_filter_refuses_unknown_statuses() -> None:
         EventFilter(statuses=("failed", "lost"))
 
 
-def test_path_shape_hides_record_ids_so_alike_failures_group() -> None:
-    path = "/v2/objects/users/records/30ce3169-76d4-4c73-8851-8020c42d4512"
-    assert _path_shape(path) == "/v2/objects/users/records/{id}"
-    assert _path_shape("/v2/objects/users/records") == "/v2/objects/users/records"
+def test_refusals_of_different_records_at_one_route_group_as_one_problem(tmp_path: Path) -> None:
+    """A group event appends its user to the workspace by PATCH /v2/objects/workspaces/records/<id>:
+    two such refusals differ only in the record id, so `history show` lists them as one problem."""
+    world = make_world(tmp_path)
+    world.app.fail_requests(400, method="PATCH", path="/workspaces/records/")
+    result = world.sync([group(21, "u4", "ws-3", "initech.com"), group(22, "u5", "ws-4", "umbrella.com")])
+    assert result.counts["rejected"] == 2
+    cache = world.cache()
+    patched = sorted(e.reason for e in find_events(cache, EventFilter(run_id=result.run_id)))
+    assert patched[0] != patched[1]  # the stored reasons name two different records...
+    (refused,) = problem_groups(cache, result.run_id)  # ...the summary names the route once
+    assert (refused.status, refused.field) == ("rejected", "PATCH /v2/objects/workspaces/records/{id}")
+    assert (refused.events, refused.lines) == (2, [1, 2]) and refused.reason.startswith("400 ")
+    cache.close()
 
 
 def test_problem_groups_count_events_and_keep_the_first_lines(world: World) -> None:
     groups = problem_groups(world.cache(), 1, examples=1)
     plan = next(g for g in groups if g.field == "people.plan")
     assert (plan.events, plan.lines) == (2, [10])
-    assert len(problem_groups(world.cache(), 1, top=2)) == 2
+    # The two most common, ties broken by status (invalid before failed): 2 events each.
+    top = problem_groups(world.cache(), 1, top=2)
+    assert [(g.status, g.field, g.events) for g in top] == [
+        ("invalid", "people.plan", 2), ("failed", "PUT /v2/objects/people/records", 2)]
 
 
 def test_counts_come_from_the_event_rows_when_they_disagree_with_the_run_row(tmp_path: Path) -> None:

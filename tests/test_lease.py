@@ -66,12 +66,16 @@ def test_a_lease_held_by_a_dead_process_of_this_machine_is_free_at_once(fresh_ca
     ghost = SendLease(fresh_cache, NAME)
     ghost.holder = ghost.holder.replace(f":{os.getpid()}:", f":{pid}:")
     asyncio.run(ghost.acquire(wait=0))
-    asyncio.run(SendLease(fresh_cache, NAME).acquire(wait=0))  # no wait for the expiry
+    heir = SendLease(fresh_cache, NAME)
+    asyncio.run(heir.acquire(wait=0))  # no wait for the expiry (a live holder would raise LeaseHeldError)
+    assert heir.owner() is not None and heir.owner().holder == heir.holder  # type: ignore[union-attr]
 
 
 def test_leases_of_two_workspaces_are_independent(fresh_cache: Cache) -> None:
-    asyncio.run(SendLease(fresh_cache, NAME).acquire(wait=0))
-    asyncio.run(SendLease(fresh_cache, lease_name("https://api.attio.com", "ws-2")).acquire(wait=0))
+    one, two = SendLease(fresh_cache, NAME), SendLease(fresh_cache, lease_name("https://api.attio.com", "ws-2"))
+    asyncio.run(one.acquire(wait=0))
+    asyncio.run(two.acquire(wait=0))  # a shared lease would raise LeaseHeldError here
+    assert [lease.owner().holder for lease in (one, two)] == [one.holder, two.holder]  # type: ignore[union-attr]
 
 
 def test_only_one_of_many_racing_processes_gets_the_lease(tmp_path: object) -> None:
