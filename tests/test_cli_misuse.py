@@ -81,7 +81,7 @@ MISUSES = [
     Misuse("sync-before-any-pull", ["sync", "{events}", "--db", "{empty}"], 1, "schema pull"),
     Misuse("sync-without-a-key", ["sync", "{events}", "--mapping", "{mapping}", "--db", "{db}"], 1, "ATTIO_API_KEY",
            key=False),
-    # toolkit/cli_sync.py says what is wrong, not yet what to do ("check the path").
+    # toolkit/cli/sync.py says what is wrong, not yet what to do ("check the path").
     Misuse("sync-missing-events", ["sync", "{tmp}/nope.jsonl", "--mapping", "{mapping}", "--db", "{db}"], 1,
            "cannot read events", advice=False),
     Misuse("sync-bad-fail-on", ["sync", "{events}", "--fail-on", "bogus", "--db", "{db}"], 2, "--fail-on"),
@@ -320,7 +320,7 @@ def test_an_unexpected_error_is_one_line_too(raised: Exception, says: str, place
     def fail(*_args: Any, **_kwargs: Any) -> None:
         raise raised
 
-    monkeypatch.setattr("toolkit.cli.check_value", fail)
+    monkeypatch.setattr("toolkit.cli.value.check_value", fail)
     result = CliRunner().invoke(cli, ["value", "people.name", "Ada", "--db", places["db"]])
     assert_one_clear_message(result, 1, says, lines=1)
     monkeypatch.setenv("ATTIO_SYNC_DEBUG", "1")  # the traceback, for a developer

@@ -119,7 +119,9 @@ def test_every_command_has_help() -> None:
     import click
 
     def walk(group: click.Group, prefix: str = ""):  # type: ignore[no-untyped-def]
-        for name, command in group.commands.items():
+        for name in group.list_commands(click.Context(group)):  # the root's commands load when asked for
+            command = group.get_command(click.Context(group), name)
+            assert command is not None, name
             yield prefix + name, command
             if isinstance(command, click.Group):
                 yield from walk(command, prefix + name + " ")

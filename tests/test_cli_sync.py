@@ -118,9 +118,9 @@ def test_an_empty_input_says_no_events_and_exits_0(h: SyncHarness, tmp_path: Pat
 
 def test_without_a_terminal_a_progress_line_comes_every_few_seconds(h: SyncHarness, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import toolkit.cli_sync
+    import toolkit.cli.sync
 
-    monkeypatch.setattr(toolkit.cli_sync, "LOG_EVERY", 0.05)
+    monkeypatch.setattr(toolkit.cli.sync, "LOG_EVERY", 0.05)
     events = [{"type": "identify", "messageId": f"p{n}", "userId": f"p{n}", "traits": {"email": f"p{n}@example.com"}}
               for n in range(300)]
     result = run(h, [write_events(tmp_path / "e.jsonl", events), "--json"])

@@ -2,7 +2,7 @@
 
 Everything here reads what `toolkit.audit.AuditLog` wrote (`Run`, `EventRecord`,
 `RequestRecord`) and returns plain dataclasses with an `as_dict()` for `--json`; the
-`history` commands (`toolkit.cli_history`) only present them. The two writers are `prune`,
+`history` commands (`toolkit.cli.history`) only present them. The two writers are `prune`,
 which drops old per-event detail but keeps every run's summary row, and `export_events`,
 which writes to a stream the caller opened (`export_to_file` opens a file for it safely: never
 the database, never an existing file unless told, and never half-written).

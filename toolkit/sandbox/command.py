@@ -1,7 +1,7 @@
 """`attio-sync sandbox`: serve the sandbox on 127.0.0.1 and say how to point the toolkit at it.
 
-The lead registers it with ``cli.add_command(sandbox)``; it only parses options, builds a
-`SandboxApp` with the library functions, and hands it to uvicorn.
+`toolkit.cli.COMMANDS` names it (through `toolkit.cli.sandbox`); it only parses options, builds
+a `SandboxApp` with the library functions, and hands it to uvicorn.
 """
 
 from __future__ import annotations

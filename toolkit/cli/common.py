@@ -1,25 +1,23 @@
-"""What every `attio-sync` command shares: settings, the cache, the client, output, errors.
+"""What every `attio-sync` command shares: the root group, settings, the cache, the client, errors.
 
-Command modules (`cli.py`, `cli_sync.py`, ...) import these; none of them imports another
-command module, so any of them can be imported first.
+The root group (`Cli`) loads a command's module only when the command runs: this module is
+imported by every `attio-sync` invocation, `--version` included, so it imports neither the
+cache (SQLAlchemy, alembic) nor the client (httpx) until a command asks for them.
 """
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import os
 import select
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
-from rich.console import Console
 
-from .cache import Cache, open_cache
-from .client import AttioClient
-from .config import DB_HELP, Settings
-from .errors import (
+from ..config import DB_HELP, Settings
+from ..errors import (
     ApiError,
     AttioSyncError,
     AuthError,
@@ -30,8 +28,12 @@ from .errors import (
     TransportError,
 )
 
-__all__ = ["Cli", "connection_options", "console", "db_option", "explain", "load_settings", "make_client",
-           "open_settings_cache", "run"]
+if TYPE_CHECKING:
+    from ..cache import Cache
+    from ..client import AttioClient
+
+__all__ = ["Cli", "LazyCommand", "connection_options", "db_option", "explain", "json_option", "load_settings",
+           "make_client", "open_settings_cache", "parse_statuses", "run"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -39,15 +41,55 @@ SETTINGS = "attio_sync.settings"
 #: Set to show the traceback of an unexpected error instead of its one line.
 DEBUG_VARIABLE = "ATTIO_SYNC_DEBUG"
 
-#: The help of every --db option: what a path is, what a URL is.
+
+class LazyCommand(NamedTuple):
+    """Where a command lives, and what `attio-sync --help` says of it without importing it."""
+
+    #: "module:attribute", e.g. "toolkit.cli.sync:sync_command".
+    target: str
+    #: The first paragraph of the command's help, on one line (a test checks that they agree).
+    summary: str
+
+    def load(self) -> click.Command:
+        """Import the command's module and return the command."""
+        module, _, attribute = self.target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.target} is not a click command")
+        return command
 
 
 class Cli(click.Group):
-    """A group that turns our errors into one line and exit status 1, never a traceback.
+    """The root group: commands loaded when they run, and errors as one line, never a traceback.
 
-    Click's own usage errors keep exit status 2. Anything else unexpected is one line too,
-    that says it is a bug to report (with ATTIO_SYNC_DEBUG=1, the traceback instead).
+    `lazy` names each command's module (see `LazyCommand`); `--help` lists them from their
+    summaries alone. Our errors become one line and exit status 1; click's own usage errors
+    keep exit status 2. Anything else unexpected is one line too, that says it is a bug to
+    report (with ATTIO_SYNC_DEBUG=1, the traceback instead).
     """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, LazyCommand] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, LazyCommand] = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in self.lazy:
+            command = self.lazy[cmd_name].load()
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of --help, as click writes it, from the summaries: no command is imported."""
+        listed = [(name, self.commands.get(name) or click.Command(name, help=self.lazy[name].summary))
+                  for name in self.list_commands(ctx)]
+        listed = [(name, command) for name, command in listed if not command.hidden]
+        if listed:
+            limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in listed])
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -126,23 +168,10 @@ def explain(exc: AttioSyncError, settings: Settings | None = None) -> str:
     return str(exc)
 
 
-class _Console(Console):
-    """Rich's console, except that a reader going away (`| head`) is not an error: rich would
-    exit with status 1."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(0)
-
-
-def console() -> Console:
-    """Rich output; when piped, wide enough that tables do not wrap slugs mid-word."""
-    out = _Console()
-    return out if out.is_terminal else _Console(width=200)
-
-
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine to the end."""
+    import asyncio  # imported late: `attio-sync --version` needs no event loop
+
     return asyncio.run(coroutine)
 
 
@@ -160,6 +189,20 @@ def connection_options(func: F) -> F:
     return func
 
 
+#: --json, for the commands that print tables otherwise.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+
+
+def parse_statuses(text: str | None, allowed: tuple[str, ...], hint: str = "--status") -> tuple[str, ...]:
+    """A comma-separated list of outcomes, each one of `allowed` (else a usage error, exit 2)."""
+    found = tuple(s.strip() for s in (text or "").split(",") if s.strip())
+    unknown = sorted(set(found) - set(allowed))
+    if unknown:
+        raise click.BadParameter(f"unknown status {', '.join(unknown)}; choose from {', '.join(allowed)}",
+                                 param_hint=hint)
+    return found
+
+
 def load_settings(ctx: click.Context, /, **options: Any) -> Settings:
     settings = Settings.load(**{k: v for k, v in options.items() if v is not None})
     ctx.meta[SETTINGS] = settings  # meta is shared by the whole context chain: Cli reads it
@@ -170,6 +213,8 @@ def make_client(ctx: click.Context, /, settings: Settings) -> AttioClient:
     """The client for a command. An httpx transport in the root context's `obj`
     (``cli.main(obj={"transport": ...})``) replaces the network: the demo's in-process
     sandbox and the CLI tests use it."""
+    from ..client import AttioClient  # imported late, as the cache below: see the module's docstring
+
     obj = ctx.find_root().obj
     transport = obj.get("transport") if isinstance(obj, dict) else None
     return AttioClient.from_settings(settings, transport=transport)
@@ -178,6 +223,8 @@ def make_client(ctx: click.Context, /, settings: Settings) -> AttioClient:
 def open_settings_cache(ctx: click.Context, /, settings: Settings, *, read_only: bool = False) -> Cache:
     """The database, closed with the command. `read_only` for a command that only reads: then a
     current database this user may not write still opens, read-only (see `toolkit.cache.open_cache`)."""
+    from ..cache import open_cache
+
     cache = open_cache(settings.database, read_only=read_only)
     ctx.call_on_close(cache.close)
     return cache

@@ -14,20 +14,19 @@ from typing import IO, Any
 
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from .audit import OUTCOMES, first_problems
-from .cache import Cache, utcnow
-from .cli_common import connection_options, console, explain, load_settings, make_client, open_settings_cache
-from .config import Settings
-from .errors import ConfigError
-from .events import DEFAULT_MAX_LINE_BYTES, read_events
-from .lease import LeaseOwner
-from .mapping import EventMapping, default_mapping, load_mapping
-from .preflight import check_mapping
-from .schema import WorkspaceSchema
-from .stopping import Stopped, stop_on_signals
-from .sync import DEFAULT_LEASE_WAIT, DRAIN_SECONDS, RESUMABLE, SyncResult, run_sync
+from ..audit import OUTCOMES, first_problems
+from ..cache import Cache, utcnow
+from ..config import Settings
+from ..events import DEFAULT_MAX_LINE_BYTES, read_events
+from ..lease import LeaseOwner
+from ..mapping import EventMapping, default_mapping, load_mapping
+from ..schema import WorkspaceSchema
+from ..stopping import Stopped, stop_on_signals
+from ..sync import DEFAULT_LEASE_WAIT, RESUMABLE, SyncResult, run_sync
+from .common import connection_options, explain, load_settings, make_client, open_settings_cache
+from .render import console, outcome_table
+from .running import interrupted, preflight
 
 __all__ = ["sync_command"]
 
@@ -69,18 +68,6 @@ def _count_lines(handle: IO[bytes]) -> int | None:
         filled = filled or bool(rest.strip())
     handle.seek(0)
     return count + filled
-
-
-def preflight(mapping: EventMapping, schema: WorkspaceSchema, settings: Settings, ctx: click.Context) -> None:
-    """Refuse to start when the pre-flight check finds an error (the mapping issue)."""
-    pulls = open_settings_cache(ctx, settings).pulls(1)
-    findings = check_mapping(mapping, schema, pulled_at=pulls[0].finished_at if pulls else None)
-    errors = [f for f in findings if f.level == "error"]
-    if errors:
-        lines = [f"the mapping cannot work against the cached schema ({len(errors)} errors); nothing was sent:"]
-        lines += [f"  {f.action}: {f.field}: {f.message}" + (f" ({f.hint})" if f.hint else "") for f in errors]
-        lines.append("Run `attio-sync check` for details, or pass --no-check to sync anyway.")
-        raise ConfigError(["\n".join(lines)])
 
 
 @click.command("sync")
@@ -185,11 +172,7 @@ class _Run:
 
     def interrupted(self) -> str:
         """The one line said when a signal stopped the run."""
-        by = f" by {self.stopped.name}" if self.stopped.signal is not None else ""
-        return (f"interrupted{by}: {self.describe()} stopped after {sum(self.counts.values())} events. Events "
-                "finished so far are recorded; those in flight were given "
-                f"{DRAIN_SECONDS:.0f}s to finish, and any left will be sent again. Run the same command again "
-                "to finish.")
+        return interrupted(self.stopped, self.describe(), sum(self.counts.values()))
 
     def started(self, run_id: int) -> None:
         self.run_id = run_id
@@ -246,12 +229,8 @@ class _Run:
 
 def _print_summary(result: SyncResult, problems: list[tuple[int, str, str]]) -> None:
     out = console()
-    table = Table("outcome", "events", title=f"run {result.run_id}" + (" (dry run)" if result.dry_run else ""))
-    for status in OUTCOMES:
-        label = "would sync" if result.dry_run and status == "synced" else status
-        table.add_row(label, str(result.counts[status]))
-    table.add_row("total", str(sum(result.counts.values())), style="bold")
-    out.print(table)
+    out.print(outcome_table(result.counts, result.dry_run, total=True,
+                            title=f"run {result.run_id}" + (" (dry run)" if result.dry_run else "")))
     shown = sum(result.counts[s] for s in ("invalid", "rejected", "failed"))
     if problems:
         out.print(f"First problems (of {shown}):", highlight=False)
