@@ -15,7 +15,7 @@ outcomes are not recorded. The counts a run reports are the committed ones.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -62,12 +62,17 @@ class AuditLog:
         done_statuses: outcomes of an earlier real run that make a message a `duplicate`.
         flush_every, flush_seconds: commit after this many outcomes or this long.
         persist_timeout: stop the run after commits have failed for this long.
+        on_commit: called inside each commit's transaction with the session and the outcome rows
+            it writes, so what else those outcomes settle (a served event leaving the queue)
+            commits with them or not at all.
     """
 
     def __init__(self, cache: Cache, run: Run, states: RecordStates, *,
                  done_statuses: Sequence[str] = FINAL_STATUSES, flush_every: int = 500,
-                 flush_seconds: float = 0.5, persist_timeout: float = PERSIST_TIMEOUT) -> None:
+                 flush_seconds: float = 0.5, persist_timeout: float = PERSIST_TIMEOUT,
+                 on_commit: Callable[[Session, list[dict[str, Any]]], None] | None = None) -> None:
         self.cache = cache
+        self.on_commit = on_commit
         self.run = run
         self.states = states
         self.flush_every = flush_every
@@ -196,6 +201,8 @@ class AuditLog:
             session.execute(update(Run).where(col(Run.id) == self.run_id)
                             .values(events=sum(counts.values()), requests=self.committed_requests + len(requests),
                                     heartbeat_at=now, **counts))
+            if events and self.on_commit is not None:
+                self.on_commit(session, events)
         self.committed = counts
         self.committed_requests += len(requests)
         self.states.committed(states)

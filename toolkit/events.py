@@ -22,7 +22,7 @@ from typing import IO, Any, Final
 
 from .values.result import preview
 
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "RAW_LIMIT", "InputEvent", "read_events"]
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "RAW_LIMIT", "InputEvent", "parse_event", "read_events"]
 
 _CHUNK: Final = 1 << 16
 #: Deeper JSON than this is refused before json.loads can hit Python's recursion limit.
@@ -105,6 +105,11 @@ def _unreadable(exc: ValueError | RecursionError) -> str:
         return f"nested deeper than {MAX_DEPTH} levels"
     # The only other ValueError json raises: int() refuses more digits than this (Python 3.11+).
     return f"a number with more than {sys.get_int_max_str_digits()} digits"
+
+
+def parse_event(line: int, raw: str) -> InputEvent:
+    """One event's JSON text as the reader would give it at `line` (a queued event, say)."""
+    return _parse(line, raw, len(raw.encode("utf-8", "surrogatepass")))
 
 
 def _parse(line: int, raw: str, size: int) -> InputEvent:

@@ -28,10 +28,12 @@ import asyncio
 import contextlib
 import contextvars
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from sqlmodel import Session
 
 from .audit import FINAL_STATUSES, PERSIST_TIMEOUT, AuditLog
 from .cache import Cache
@@ -88,7 +90,8 @@ class SyncResult:
                 "interrupted": self.interrupted}
 
 
-async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping, events: Iterable[InputEvent], *,
+async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping,
+                   events: Iterable[InputEvent] | AsyncIterable[InputEvent], *,
                    client: AttioClient | None = None, command: str = "sync", input: str = "",
                    base_url: str = "", parent_run_id: int | None = None,
                    done_statuses: Sequence[str] = FINAL_STATUSES, concurrency: int = 16,
@@ -96,7 +99,8 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping,
                    on_start: Callable[[int], None] | None = None,
                    on_progress: Callable[[dict[str, int]], None] | None = None, stop: asyncio.Event | None = None,
                    flush_every: int = 500,
-                   flush_seconds: float = 0.5, persist_timeout: float = PERSIST_TIMEOUT) -> SyncResult:
+                   flush_seconds: float = 0.5, persist_timeout: float = PERSIST_TIMEOUT,
+                   on_commit: Callable[[Session, list[dict[str, Any]]], None] | None = None) -> SyncResult:
     """Run `events` through `mapping` into Attio as one recorded run; the one way to sync.
 
     With a `client` the run is real: it takes the workspace's send lease (waiting up to
@@ -107,7 +111,8 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping,
         cache: the database (audit log, record state, lease).
         schema: the cached workspace schema.
         mapping: which events become which records.
-        events: the input, read lazily (only once the lease is held).
+        events: the input, read lazily (only once the lease is held); an async iterable may wait
+            for events to come (a live queue) and ends the run by ending.
         client: the Attio client, or None for a dry run.
         command, input, parent_run_id: what the run's row says it was.
         base_url: the Attio origin of a dry run (a real run's is its client's).
@@ -118,7 +123,7 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping,
         on_progress: called after each outcome with the counts so far.
         stop: once set, no new event starts; those in flight get `DRAIN_SECONDS` to finish, and
             the run ends `interrupted` (a signal handler sets it).
-        flush_every, flush_seconds, persist_timeout: see `toolkit.audit.AuditLog`.
+        flush_every, flush_seconds, persist_timeout, on_commit: see `toolkit.audit.AuditLog`.
 
     Raises:
         LeaseHeldError: another run is sending to the workspace and did not stop within `lease_wait`.
@@ -137,7 +142,7 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping,
             on_start(run.id or 0)
         states = RecordStates(cache, origin, persist=not dry_run)
         audit = AuditLog(cache, run, states, done_statuses=done_statuses, flush_every=flush_every,
-                         flush_seconds=flush_seconds, persist_timeout=persist_timeout)
+                         flush_seconds=flush_seconds, persist_timeout=persist_timeout, on_commit=on_commit)
         engine = _Engine(schema, mapping, audit, states, client, concurrency, on_progress, stop)
         async with _heartbeat(audit, lease):
             with report_attempts_to(engine.record_attempt):
@@ -145,6 +150,16 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping,
     finally:
         if lease is not None:
             lease.release()
+
+
+async def _each(events: Iterable[InputEvent] | AsyncIterable[InputEvent]) -> AsyncIterator[InputEvent]:
+    """One loop for a file's events and a live queue's."""
+    if isinstance(events, AsyncIterable):
+        async for item in events:
+            yield item
+    else:
+        for item in events:
+            yield item
 
 
 @contextlib.asynccontextmanager
@@ -260,7 +275,7 @@ class _Engine:
 
     # -- the run -----------------------------------------------------------------------------
 
-    async def run(self, events: Iterable[InputEvent]) -> SyncResult:
+    async def run(self, events: Iterable[InputEvent] | AsyncIterable[InputEvent]) -> SyncResult:
         """Process every event; returns when all are recorded (or re-raises what stopped it)."""
         started = time.monotonic()
         slots = asyncio.Semaphore(self.concurrency)
@@ -278,7 +293,7 @@ class _Engine:
 
         state, unrecordable = "failed", False
         try:
-            for item in events:
+            async for item in _each(events):
                 if self._crash is not None or self.stop.is_set():
                     break
                 plan = self._triage(item)
