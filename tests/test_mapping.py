@@ -74,7 +74,8 @@ def test_without_a_file_the_two_default_actions_apply_with_their_default_paths()
     assert isinstance(identify, IdentifyUser) and isinstance(group, GroupWorkspace)
     assert mapping.actions_for("identify") == (identify,) and mapping.actions_for("group") == (group,)
     assert mapping.actions_for("track") == ()
-    assert identify.email.describe() == "$.traits.email or $.email"
+    # RudderStack's libraries put identify traits under context.traits.
+    assert identify.email.describe() == "$.traits.email or $.email or $.context.traits.email"
     assert identify.user_id.describe() == "$.userId"
     assert group.domain.describe() == "$.traits.website or $.website"
     assert group.workspace_id.describe() == "$.groupId or $.context.group_id"

@@ -198,7 +198,7 @@ class IdentifyUser(Action):
 
     kind: ClassVar[str] = "identify-user"
     default_on: ClassVar[tuple[str, ...]] = ("identify",)
-    email: Source = source("$.traits.email", "$.email")
+    email: Source = source("$.traits.email", "$.email", "$.context.traits.email")
     user_id: Source = source("$.userId")
     person_attributes: dict[str, Source] = attribute_map()
     user_attributes: dict[str, Source] = attribute_map()

@@ -165,6 +165,14 @@ class AuditLog:
         self._failing_since = None
         return True
 
+    def flush_if_due(self) -> bool:
+        """Commit what is buffered when it has waited `flush_seconds`: a run whose input is
+        idle (a live queue) still records its last outcomes promptly. True when nothing is left
+        waiting."""
+        if not (self._events or self._requests) or time.monotonic() - self._last_flush < self.flush_seconds:
+            return not (self._events or self._requests)
+        return self.flush()
+
     def flush_until_committed(self, *, pause: float = 0.5) -> None:
         """Commit what is buffered, trying again until `persist_timeout` has passed.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "CachedStatus",
     "CachedWorkspace",
     "EventRecord",
+    "InboxEvent",
     "Lease",
     "RecordState",
     "RequestRecord",
@@ -248,3 +249,33 @@ class Lease(SQLModel, table=True):
     run_id: int | None = None
     acquired_at: datetime
     heartbeat_at: datetime
+
+
+# -- the serve inbox: events acknowledged to a sender, waiting for the worker ------------------
+
+
+class InboxEvent(SQLModel, table=True):
+    """One event `attio-sync serve` acknowledged, queued until the worker records its outcome.
+
+    `id` gives the arrival order (AUTOINCREMENT on SQLite, so an id is never reused even after
+    rows are deleted). `message_id` is the dedupe key: the event's messageId when it is a plain
+    string, otherwise one the door made up (the event text keeps whatever the sender sent, for
+    the engine to judge). `event` is the event as compact JSON with every non-ASCII character
+    escaped, so any text (a lone surrogate included) survives any database. `done_at` is set in
+    the same transaction as the event's outcome; queued rows are those where it is NULL.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        Index("ix_inbox_done_at_id", "done_at", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(index=True, unique=True)
+    event_type: str | None = None
+    event: str
+    size: int
+    received_at: datetime  # UTC, stored naive
+    run_id: int | None = None
+    done_at: datetime | None = None

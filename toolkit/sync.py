@@ -164,22 +164,29 @@ async def _each(events: Iterable[InputEvent] | AsyncIterable[InputEvent]) -> Asy
 
 @contextlib.asynccontextmanager
 async def _heartbeat(audit: AuditLog, lease: SendLease | None) -> AsyncIterator[None]:
-    """Renew the run's heartbeat (and lease) while the block runs; a lost lease stops it."""
+    """While the block runs: commit outcomes that have waited long enough (the input may be idle),
+    and renew the run's heartbeat (and lease). A lost lease, or outcomes that cannot be recorded,
+    stop it."""
     if lease is not None:
         lease.renew(audit.run_id)
     main = asyncio.current_task()
-    lost: list[LeaseLostError] = []
+    lost: list[LeaseLostError | RecordingError] = []
 
     async def beat() -> None:
+        due = time.monotonic() + HEARTBEAT_SECONDS
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(min(audit.flush_seconds, HEARTBEAT_SECONDS))
             try:
+                audit.flush_if_due()
+                if time.monotonic() < due:
+                    continue
+                due = time.monotonic() + HEARTBEAT_SECONDS
                 if lease is not None:
                     lease.renew()
                 audit.heartbeat()
             except CacheError:
                 continue  # a busy database: the next beat tries again, well within the expiry
-            except LeaseLostError as exc:
+            except (LeaseLostError, RecordingError) as exc:
                 lost.append(exc)
                 if main is not None:
                     main.cancel()

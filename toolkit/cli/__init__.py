@@ -35,6 +35,8 @@ COMMANDS: dict[str, LazyCommand] = {
                            "Serve a local Attio API (in memory) on 127.0.0.1 to rehearse a sync."),
     "schema": LazyCommand("toolkit.cli.schema:schema",
                           "Pull, show and compare the cached workspace schema."),
+    "serve": LazyCommand("toolkit.cli.serve:serve_command",
+                         "Receive events live, as Segment, Customer.io and RudderStack libraries send them."),
     "sync": LazyCommand("toolkit.cli.sync:sync_command",
                         "Sync EVENTS (JSON lines, a JSON array, or - for stdin) into Attio."),
     "value": LazyCommand("toolkit.cli.value:value_command",

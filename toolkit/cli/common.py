@@ -209,15 +209,15 @@ def load_settings(ctx: click.Context, /, **options: Any) -> Settings:
     return settings
 
 
-def make_client(ctx: click.Context, /, settings: Settings) -> AttioClient:
-    """The client for a command. An httpx transport in the root context's `obj`
-    (``cli.main(obj={"transport": ...})``) replaces the network: the demo's in-process
-    sandbox and the CLI tests use it."""
+def make_client(ctx: click.Context, /, settings: Settings, **options: Any) -> AttioClient:
+    """The client for a command (`options` go to `AttioClient.from_settings`). An httpx
+    transport in the root context's `obj` (``cli.main(obj={"transport": ...})``) replaces the
+    network: the demo's in-process sandbox and the CLI tests use it."""
     from ..client import AttioClient  # imported late, as the cache below: see the module's docstring
 
     obj = ctx.find_root().obj
     transport = obj.get("transport") if isinstance(obj, dict) else None
-    return AttioClient.from_settings(settings, transport=transport)
+    return AttioClient.from_settings(settings, transport=transport, **options)
 
 
 def open_settings_cache(ctx: click.Context, /, settings: Settings, *, read_only: bool = False) -> Cache:
