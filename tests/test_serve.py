@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from serve_harness import KEY, ServeHarness
 
 from toolkit.cli import cli
 from toolkit.sandbox import SandboxConfig
+from toolkit.sandbox.catalog import Catalog
 
 
 @pytest.fixture
@@ -150,3 +152,55 @@ def test_ready_and_metrics(harness: ServeHarness) -> None:
     assert "attio_sync_queue_depth 0.0" in metrics
     assert 'attio_sync_attio_requests_total{status="200"}' in metrics
     assert KEY not in metrics
+
+
+def archived(harness: ServeHarness, target: str, value: bool) -> None:
+    """Archive (or unarchive) an attribute in the sandbox, as a workspace admin would in Attio."""
+    obj, slug = target.split(".")
+    schema = harness.app.catalog.schema
+    changed = replace(schema, attributes=tuple(
+        replace(a, is_archived=value) if (a.object_slug, a.api_slug) == (obj, slug) else a for a in schema.attributes))
+    harness.app.catalog = harness.app.store.catalog = Catalog(changed)
+
+
+def test_when_the_mapping_stops_holding_sending_pauses_and_resumes(harness: ServeHarness) -> None:
+    mapping = '[[action]]\nkind = "identify-user"\n[action.person_attributes]\ndescription = "$.traits.bio"\n'
+    url = harness.start(mapping, schema_refresh=0.2)
+
+    def event(n: int) -> dict[str, Any]:
+        return {"type": "identify", "userId": f"u-{n}", "messageId": f"m-{n}",
+                "traits": {"email": f"u{n}@example.com", "bio": f"bio {n}"}}
+
+    httpx.post(f"{url}/v1/identify", json=event(1), auth=(KEY, ""))
+    harness.wait_for(lambda: harness.served() == {"m-1": "synced"}, what="the first event synced")
+
+    archived(harness, "people.description", True)
+    harness.wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 503, what="not ready")
+    ready = httpx.get(f"{url}/readyz").json()
+    assert ready["sending"] == "paused" and "mapping" in ready["reason"]
+    assert any("people.description is archived" in p for p in ready["checks"]["mapping"]["problems"])
+    answer = httpx.post(f"{url}/v1/identify", json=event(2), auth=(KEY, ""))
+    assert answer.status_code == 200  # still accepted: the queue keeps filling
+    time.sleep(0.5)
+    assert "m-2" not in harness.served()
+    assert harness.scalar("SELECT count(*) FROM inbox WHERE done_at IS NULL") == 1
+
+    archived(harness, "people.description", False)
+    harness.wait_for(lambda: harness.served().get("m-2") == "synced", what="the queued event synced")
+    assert httpx.get(f"{url}/readyz").status_code == 200
+
+
+def test_serve_refuses_to_start_without_a_write_key_and_says_how_to_set_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--db", str(tmp_path / "x.db")], env={"ATTIO_API_KEY": "k"})
+    assert result.exit_code == 1
+    assert "serve needs at least one write key" in result.output and "ATTIO_SYNC_WRITE_KEYS" in result.output
+
+
+def test_serve_says_when_its_port_is_taken(harness: ServeHarness) -> None:
+    url = harness.start()
+    port = url.rsplit(":", 1)[1]
+    result = CliRunner().invoke(cli, ["serve", "--port", port, "--write-key", "k", "--db", harness.cache.url,
+                                      "--base-url", "http://127.0.0.1:9"], env={"ATTIO_API_KEY": "k"})
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "in use" in result.output
+    assert "Traceback" not in result.output

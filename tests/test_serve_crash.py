@@ -151,3 +151,46 @@ def test_killed_servers_lose_no_acknowledged_event_and_send_none_twice(served: t
     assert len(dump["workspaces"]) == 20 and len(dump["companies"]) == 20
     emails = Counter(v["email_address"] for r in dump["people"] for v in r["values"]["email_addresses"])
     assert max(emails.values()) == 1
+
+
+def test_sigterm_stops_accepting_finishes_what_is_in_flight_and_the_rest_waits(served: tuple[Any, str],
+                                                                                tmp_path: Path) -> None:
+    import httpx
+
+    app, url = served
+    db = tmp_path / "serve-term.db"
+    env = {**os.environ, "ATTIO_API_KEY": "serve-crash-token", "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": str(db)}
+    subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True,
+                   timeout=60)
+    port = free_port()
+    server = Server(env, port)
+    server.command[server.command.index("--write-rate") + 1] = "10"  # slow enough to stop mid-queue
+    server.start()
+    batch = [{"type": "identify", "userId": f"t{n}", "messageId": f"term-{n}",
+              "traits": {"email": f"term{n}@example.com"}} for n in range(60)]
+    answer = httpx.post(f"http://127.0.0.1:{port}/v1/batch", json={"batch": batch}, auth=(KEY, ""))
+    assert answer.json()["accepted"] == 60
+    cache = open_cache(str(db))
+
+    def recorded() -> int:
+        with cache.engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM event")).scalar() or 0)
+
+    deadline = time.monotonic() + 30
+    while recorded() < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert server.stop() == 0
+    with cache.engine.connect() as connection:
+        done = connection.execute(text("SELECT count(*) FROM event WHERE status = 'synced'")).scalar()
+        queued = connection.execute(text("SELECT count(*) FROM inbox WHERE done_at IS NULL")).scalar()
+        state = connection.execute(text("SELECT state FROM run")).scalar()
+    assert state == "interrupted" and done and queued and done + queued == 60
+
+    server.command[server.command.index("--write-rate") + 1] = "3000"
+    server.start()
+    deadline = time.monotonic() + 60
+    while recorded() < 60:
+        assert time.monotonic() < deadline, "the queue left at a stop was not sent at the next start"
+        time.sleep(0.05)
+    assert server.stop() == 0

@@ -155,7 +155,9 @@ class Sender:
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; returns once the last run has recorded what it finished."""
         self._loop = asyncio.get_running_loop()
-        refresher = asyncio.create_task(self._refresh_schema(stop)) if self.schema_refresh else None
+        helpers = [asyncio.create_task(self._watch_outage())]
+        if self.schema_refresh:
+            helpers.append(asyncio.create_task(self._refresh_schema(stop)))
         try:
             while not stop.is_set():
                 schema = await self._ready_schema(stop)
@@ -163,10 +165,21 @@ class Sender:
                     continue
                 await self._one_run(schema, stop)
         finally:
-            if refresher is not None:
-                refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _watch_outage(self, every: float = 1.0) -> None:
+        """One log line when Attio starts failing as in an outage, and one when it is over."""
+        since: float | None = None
+        while True:
+            await asyncio.sleep(every)
+            if self.in_outage and since is None:
+                since = time.monotonic()
+                log.warning("Attio outage begun: requests fail as if Attio were down; sending waits and probes")
+            elif not self.in_outage and since is not None:
+                log.warning("Attio outage ended after %.0fs: sending resumes", time.monotonic() - since)
+                since = None
 
     async def _ready_schema(self, stop: asyncio.Event) -> WorkspaceSchema | None:
         """The schema to send with, once it is there and the mapping holds; None after a pause."""
