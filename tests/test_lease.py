@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import pytest
@@ -85,20 +84,28 @@ def test_only_one_of_many_racing_processes_gets_the_lease(tmp_path: object) -> N
     from toolkit.cache import open_cache
 
     open_cache(str(db)).close()
-    start = time.time() + 2.5  # every process tries at the same moment, however slowly it started
+    go, end = Path(str(tmp_path)) / "go", Path(str(tmp_path)) / "end"
+    # Every process tries at the same moment, however slowly it started (a barrier on files),
+    # and the winner holds the lease until every other has tried.
     script = (
-        "import asyncio, sys, time\n"
+        "import asyncio, os, sys, time\n"
         "from toolkit.cache import open_cache\n"
         "from toolkit.lease import SendLease, LeaseHeldError\n"
         f"lease = SendLease(open_cache({str(db)!r}), {NAME!r})\n"
-        f"time.sleep(max(0, {start} - time.time()))\n"
+        "print('ready', flush=True)\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
         "try:\n"
         "    asyncio.run(lease.acquire(wait=0))\n"
         "    print('won', flush=True)\n"
-        "    time.sleep(1)\n"
+        f"    while not os.path.exists({str(end)!r}): time.sleep(0.01)\n"
         "except LeaseHeldError:\n"
         "    print('lost', flush=True)\n"
     )
     runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(6)]
-    said = [run.communicate(timeout=60)[0].strip() for run in runs]
+    assert [run.stdout.readline().strip() for run in runs if run.stdout] == ["ready"] * 6
+    go.touch()
+    said = [run.stdout.readline().strip() for run in runs if run.stdout]
+    end.touch()
+    for run in runs:
+        run.communicate(timeout=60)
     assert sorted(said) == ["lost"] * 5 + ["won"]
