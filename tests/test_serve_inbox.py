@@ -222,3 +222,37 @@ def test_an_unusual_message_id_is_keyed_by_its_hash(message_id: str) -> None:
     key = inbox_key(message_id)
     assert key is not None and key.startswith("sha256-") and key.isascii() and len(key) == 7 + 64
     assert inbox_key(message_id) == key  # stable: a retry still dedupes
+
+
+def test_a_claim_takes_each_queued_event_once_per_run_in_arrival_order(inbox: Inbox) -> None:
+    inbox.accept([accepted(f"m{n}") for n in range(10)])
+    first = inbox.claim(run_id=1, limit=4)
+    assert [q.message_id for q in first] == ["m0", "m1", "m2", "m3"]
+    assert [q.message_id for q in inbox.claim(run_id=1, limit=100)] == [f"m{n}" for n in range(4, 10)]
+    assert inbox.claim(run_id=1, limit=100) == []  # nothing is read twice by one run
+
+    inbox.mark_done_now([q.id for q in first[:2]])
+    inbox.accept([accepted("late")])
+    # A later run takes what run 1 held without finishing, and what came since; never a done one.
+    again = [q.message_id for q in inbox.claim(run_id=2, limit=100)]
+    assert again == [f"m{n}" for n in range(2, 10)] + ["late"]
+
+
+def test_an_earlier_run_never_takes_back_what_a_later_one_claimed(inbox: Inbox) -> None:
+    inbox.accept([accepted(f"m{n}") for n in range(400)])
+    taken: dict[int, list[int]] = {1: [], 2: []}
+
+    def take(run_id: int) -> None:
+        while rows := inbox.claim(run_id=run_id, limit=7):
+            taken[run_id].extend(q.id for q in rows)
+
+    threads = [threading.Thread(target=take, args=(run_id,)) for run_id in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Run 2 may take over what run 1 took (a later run resumes an earlier one's work), never the
+    # other way round; within one run no event is taken twice, and every event is taken.
+    assert len(taken[1]) == len(set(taken[1])) and len(taken[2]) == len(set(taken[2]))
+    assert set(taken[1]) | set(taken[2]) == {q.id for q in inbox.queued(limit=1000)}
+    assert inbox.claim(run_id=1, limit=1000) == []

@@ -16,9 +16,11 @@ from .cache import as_utc
 __all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "effective_state", "is_stale"]
 
 #: Seconds between two heartbeats of a run that goes on.
-HEARTBEAT_SECONDS = 5
-#: Seconds without a heartbeat after which a `running` run is taken to have been killed.
-STALE_AFTER_SECONDS = 30
+HEARTBEAT_SECONDS = 3
+#: Seconds without a heartbeat after which a `running` run is taken to have been killed (and
+#: its send lease is free): five missed beats, so a standby `serve` takes over within seconds
+#: of a sender's death, while a sender whose database stalls for one busy timeout keeps it.
+STALE_AFTER_SECONDS = 15
 
 
 def is_stale(heartbeat_at: datetime | None, now: datetime) -> bool:

@@ -8,9 +8,13 @@ a library's retry, or the same event after a restart, is queued once. The worker
 `queued` rows in arrival order and calls `mark_done` in the transaction that records their
 outcomes, so "outcome recorded" and "off the queue" commit together.
 
-On SQLite, writers take turns, so ids commit in id order. On PostgreSQL a transaction takes its
-ids when it inserts and may commit after a later one: a worker paging with ``after_id`` must
-start again from 0 now and then (every pass, say) to pick up rows that committed late.
+The sender takes queued rows with `claim`, which stamps them with its run's id in the same
+statement (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so a run never reads a row twice and two
+claims never take the same row; a later run (a larger id) takes over what an earlier one held,
+never the other way. Rows that commit late (on PostgreSQL a transaction takes its
+ids when it inserts and may commit after a later one) are simply claimed at the next call; rows
+a run claimed and did not finish (it was killed, or the event `failed`) are claimed again by the
+next run.
 
 Database failures leave as `CacheError` (through `Cache._error`), which the door answers 503.
 """
@@ -130,6 +134,15 @@ class Inbox:
             .where(_TABLE.c.done_at.is_(None), _TABLE.c.id > bindparam("after_id"))
             .order_by(_TABLE.c.id).limit(bindparam("limit"))
         )
+        pending = (select(_TABLE.c.id).where(_TABLE.c.done_at.is_(None),
+                                             _TABLE.c.run_id.is_(None) | (_TABLE.c.run_id < bindparam("run_id")))
+                   .order_by(_TABLE.c.id).limit(bindparam("limit")))
+        if dialect == "postgresql":
+            pending = pending.with_for_update(skip_locked=True)
+        self._claim = (update(_TABLE).where(_TABLE.c.id.in_(pending.scalar_subquery()))
+                       .values(run_id=bindparam("run_id"))
+                       .returning(_TABLE.c.id, _TABLE.c.message_id, _TABLE.c.event_type, _TABLE.c.event,
+                                  _TABLE.c.received_at))
         self._turn = threading.Condition()
         self._waiting: list[_Ticket] = []
         self._committing = False
@@ -245,6 +258,24 @@ class Inbox:
             raise self.cache._error(exc) from exc
         return [QueuedEvent(id=row.id, message_id=row.message_id, event_type=row.event_type, event=row.event,
                             received_at=as_utc(row.received_at)) for row in rows]
+
+    def claim(self, run_id: int, limit: int = 1000) -> list[QueuedEvent]:
+        """Take up to `limit` queued events for run `run_id`, in arrival (id) order: those no
+        run holds, and those an earlier run (a smaller id) held without finishing. Stamped in
+        one statement, so a run reads each row once, and a run never takes back what a later
+        one took over.
+
+        Raises:
+            CacheError: the database cannot be written.
+        """
+        try:
+            with self.cache.engine.begin() as connection:
+                rows = connection.execute(self._claim, {"run_id": run_id, "limit": limit}).all()
+        except SQLAlchemyError as exc:
+            raise self.cache._error(exc) from exc
+        return sorted((QueuedEvent(id=row.id, message_id=row.message_id, event_type=row.event_type,
+                                   event=row.event, received_at=as_utc(row.received_at)) for row in rows),
+                      key=lambda queued: queued.id)
 
     def mark_done(self, connection: Connection | Session, ids: Iterable[int], *, at: datetime | None = None) -> int:
         """Mark queued events done inside the caller's transaction; returns how many changed

@@ -254,12 +254,14 @@ class Sender:
     # -- the input of a run: the queue ---------------------------------------------------------
 
     async def events(self, stop: asyncio.Event) -> AsyncIterator[InputEvent]:
-        """The queued events in arrival order, waiting for more, until the run should end."""
-        after = 0
+        """The queued events in arrival order, claimed for this run as it reads them, waiting
+        for more, until the run should end."""
+        run_id = self.state.run_id
+        assert run_id is not None, "read only once the run has started"
         while not (stop.is_set() or self._rollover.is_set()):
             self._wakeup.clear()
             try:
-                rows = await asyncio.to_thread(self.inbox.queued, after, self.batch)
+                rows = await asyncio.to_thread(self.inbox.claim, run_id, self.batch)
             except CacheError as exc:
                 log.warning("cannot read the queue: %s", exc)
                 rows = []
@@ -268,7 +270,6 @@ class Sender:
                     await _first(self._wakeup.wait(), stop.wait(), self._rollover.wait(), timeout=self.poll)
                 continue
             for row in rows:
-                after = row.id
                 yield parse_event(row.id, row.event)
 
     def _committed(self, session: Session, events: list[dict[str, Any]]) -> None:
