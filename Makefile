@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync_throughput.py
 	$(BIN)/python bench/sync_requests.py
 	$(BIN)/python bench/sync_memory.py
+	$(BIN)/python bench/serve.py
 
 # A non-editable install in a throw-away venv: proves the migrations ship inside the wheel.
 wheel-check: $(STAMP)
