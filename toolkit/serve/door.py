@@ -142,10 +142,14 @@ def _loads(text: str) -> Any:
     return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
 
 
+#: One encoder for every event (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False, default=_unstorable)
+
+
 def _dumps(value: Any) -> str:
     """Compact JSON with every non-ASCII character escaped (lone surrogates included)."""
     try:
-        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False, default=_unstorable)
+        return _ENCODER.encode(value)
     except RecursionError as exc:
         raise _RefusedError("unstorable", "is nested too deeply to store") from exc
 

@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -47,6 +46,8 @@ MAX_KEY_CHARS = 255
 _CHUNK = 500
 
 _TABLE = InboxEvent.__table__  # type: ignore[attr-defined]
+#: The columns `accept` writes, in the order of its rows.
+_COLUMNS = ("message_id", "event_type", "event", "size", "received_at", "run_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class QueuedEvent:
 class _Ticket:
     """One `accept` call waiting for its commit."""
 
-    rows: list[dict[str, Any]]
+    rows: list[tuple[Any, ...]]
     count: int
     result: AcceptResult | None = None
     error: CacheError | None = None
@@ -117,15 +118,14 @@ class Inbox:
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
         dialect = cache.engine.dialect.name
-        if dialect == "sqlite":
-            insert: Any = sqlite.insert(_TABLE)
-        elif dialect == "postgresql":
-            insert = postgresql.insert(_TABLE)
-        else:
+        if dialect not in ("sqlite", "postgresql"):
             raise CacheError(f"database {cache.url}: the serve inbox needs SQLite or PostgreSQL, not {dialect}")
-        # RETURNING names the rows inserted (a skipped duplicate returns none): the count that
-        # works on every driver (psycopg reports no rowcount for executemany).
-        self._insert = insert.on_conflict_do_nothing(index_elements=["message_id"]).returning(_TABLE.c.id)
+        # The hot path of the door: one driver-level executemany per request, its rowcount the
+        # rows new (SQLAlchemy's per-row statement and RETURNING machinery cost 3x the insert).
+        mark = "?" if cache.engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert = (f"INSERT INTO inbox ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))}) "
+                        "ON CONFLICT (message_id) DO NOTHING")
+        self._time = _TABLE.c.received_at.type.bind_processor(cache.engine.dialect) or (lambda value: value)
         self._depth = select(func.count()).select_from(_TABLE).where(_TABLE.c.done_at.is_(None))
         self._oldest = (select(_TABLE.c.received_at).where(_TABLE.c.done_at.is_(None))
                         .order_by(_TABLE.c.id).limit(1))
@@ -167,15 +167,14 @@ class Inbox:
             CacheError: nothing was committed (database locked past its busy timeout, gone,
                 full, read-only): the sender should try again later.
         """
-        received_at = utcnow()
+        received_at = self._time(utcnow())
         seen: set[str] = set()
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         for item in events:
             if item.message_id in seen:
                 continue
             seen.add(item.message_id)
-            rows.append({"message_id": item.message_id, "event_type": item.event_type, "event": item.event,
-                         "size": len(item.event), "received_at": received_at, "run_id": run_id})
+            rows.append((item.message_id, item.event_type, item.event, len(item.event), received_at, run_id))
         if not rows:
             return AcceptResult(accepted=0, duplicates=len(events))
         ticket = _Ticket(rows=rows, count=len(events))
@@ -209,7 +208,7 @@ class Inbox:
         failed: CacheError | None = None
         try:
             with self.cache.engine.begin() as connection:
-                inserted = [len(connection.execute(self._insert, ticket.rows).all()) for ticket in group]
+                inserted = [int(connection.exec_driver_sql(self._insert, ticket.rows).rowcount) for ticket in group]
         except SQLAlchemyError as exc:
             failed = self.cache._error(exc)
             failed.__cause__ = exc
