@@ -1,8 +1,8 @@
 """Helpers for the sandbox tests (the fixtures `make_sandbox` and `sandbox` are in conftest.py).
 
 Every request a `Harness` sends is logged by the app; when the test ends, every logged answer is
-checked against Attio's OpenAPI document (`openapi_check`), so no sandbox test can pass with a
-response shape Attio would never send. Without ``../shared`` the check is skipped, not the test.
+checked against Attio's OpenAPI document (`openapi_check`, reading the copy in tests/data), so no
+sandbox test can pass with a response shape Attio would never send.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from openapi_check import spec_available, validate_response
+from openapi_check import validate_response
 
 from toolkit.sandbox import SandboxApp, SandboxSyncTransport
 
@@ -65,15 +65,13 @@ class Harness:
 
 
 def assert_log_conforms(app: SandboxApp) -> None:
-    """Check every answer in `app.log` against Attio's OpenAPI document (no-op without it).
+    """Check every answer in `app.log` against Attio's OpenAPI document.
 
     Use it after any test that drives a sandbox, e.g. the client's tests::
 
         yield app
         assert_log_conforms(app)
     """
-    if not spec_available():
-        return
     for entry in app.log:
         if entry.status is None or entry.response is None:
             continue  # a dropped connection: there was no answer

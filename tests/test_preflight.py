@@ -355,9 +355,10 @@ def test_a_literal_for_a_built_in_field_is_checked_too() -> None:
     assert finding.field == "email" and "people.email_addresses" in finding.message
 
 
-def test_a_literal_for_a_suspended_member_is_a_warning() -> None:
-    finding = only(check(identify(person='account_manager = { literal = "carol@attio.com" }')), "warning")
-    assert "suspended" in finding.message
+def test_a_literal_for_a_suspended_member_is_an_error() -> None:
+    """Issue 15: a suspended member is refused by the sandbox and so by the toolkit (the safer reading)."""
+    finding = only(check(identify(person='account_manager = { literal = "carol@attio.com" }')))
+    assert "suspended" in finding.message and "reactivate" in (finding.hint or "")
 
 
 # -- options and event types ---------------------------------------------------------------------
@@ -403,3 +404,33 @@ def test_a_finding_as_json_has_the_five_documented_keys() -> None:
     assert finding.as_dict() == {"level": "error", "action": "action 1 (identify-user)", "field": "email",
                                  "message": "m", "hint": "h"}
     assert str(finding) == "error: action 1 (identify-user): email: m (hint: h)"
+
+
+# -- hints Attio allows (issue 15) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("obj", "slug", "standard"), [("people", "job_title", "email_addresses"),
+                                                        ("companies", "name", "domains")])
+def test_people_and_companies_get_no_mark_it_unique_hint(obj: str, slug: str, standard: str) -> None:
+    """Attio allows no unique custom attribute on people or companies: the hint says what works."""
+    finding = only(check(record(obj, slug, f'{slug} = "$.x"')))
+    assert f"{obj}.{slug} is not unique" in finding.message
+    hint = finding.hint or ""
+    assert "mark it unique" not in hint and f"no unique custom attribute on {obj}" in hint
+    assert f"match on {standard}" in hint and "custom object" in hint
+
+
+def test_other_objects_still_get_the_mark_it_unique_hint() -> None:
+    finding = only(check(record("deals", "name", 'name = "$.n"\nstage = { literal = "Lead" }\n'
+                                                 'owner = { literal = "alice@attio.com" }')))
+    assert (finding.hint or "").startswith("mark it unique in Attio") and "deal_number" in (finding.hint or "")
+
+
+def test_a_non_unique_standard_key_on_people_is_not_told_to_be_made_unique() -> None:
+    schema = changed(SCHEMA, "people.email_addresses", is_unique=False)
+    finding = only(check_mapping(default_mapping(), schema, now=NOW))
+    assert "mark it unique" not in (finding.hint or "") and "schema pull" in (finding.hint or "")
+    shorthand = changed(SCHEMA, "companies.domains", is_unique=False)
+    findings = check('[[action]]\nkind = "group-workspace"\n', shorthand)
+    assert findings and all("make companies.domains unique" not in (f.hint or "") for f in findings)
+    assert any("no unique custom attribute on companies" in (f.hint or "") for f in findings)

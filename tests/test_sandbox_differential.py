@@ -14,19 +14,19 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import pytest
+import schema_factory
+import value_cases
 from sandbox_fixtures import Harness
 
-value_cases = pytest.importorskip("value_cases", reason="the toolkit's value table (tests/value_cases.py) is absent")
-schema_factory = pytest.importorskip("schema_factory", reason="tests/schema_factory.py is absent")
-
-from toolkit.sandbox import ApiProblem, SandboxApp, SandboxConfig  # noqa: E402
+from toolkit.sandbox import ApiProblem, SandboxApp, SandboxConfig
 
 #: (target, repr(input)) -> why the sandbox refuses what the toolkit sends.
 KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {
     ("people.phone_numbers", "'+80012345678'"): "a non-geographic number (region 001) has no country_code the read "
     "shape allows (a non-null ISO code), so the sandbox refuses it [unconfirmed]",
-    ("deals.owner", "'carol@attio.com'"): "carol is suspended; sandbox refuse_suspended_members=True [unconfirmed]",
+    ("people.company", "{'target_object': 'companies', 'target_record_reference': {'match': {'domains': 'd.com'}, "
+     "'if_multiple_matches': 'x'}}"): "the values of target_record_reference's options are [unconfirmed]: the toolkit "
+    "sends them as written (with a warning), the sandbox refuses options SandboxConfig.reference_options does not name",
 }
 
 _counter = itertools.count(1)
@@ -62,6 +62,8 @@ def _seed_targets(app: SandboxApp, write_form: list[Any]) -> None:
         if target is None:
             continue
         keys = {k: v for k, v in item.items() if k != "target_object"}
+        if "target_record_reference" in keys:  # the record its match names
+            keys = {k: v for k, v in keys["target_record_reference"]["match"].items()}
         required = {a.api_slug: _filler(app, target.api_slug, a.api_slug)
                     for a in app.catalog.attributes_of(target) if a.is_required and a.api_slug not in keys}
         try:
@@ -75,9 +77,8 @@ def _seed_targets(app: SandboxApp, write_form: list[Any]) -> None:
                 raise
 
 
-def test_every_toolkit_write_form_is_accepted_by_the_sandbox(make_sandbox) -> None:
-    config = SandboxConfig.unlimited()
-    harness: Harness = make_sandbox(config, schema_factory.build_schema())
+def _replay_write_forms(harness: Harness) -> tuple[int, dict[tuple[str, str], str]]:
+    """Send every accepted case's write form; (how many were sent, the refused ones with why)."""
     refused: dict[tuple[str, str], str] = {}
     replayed = 0
     for case in value_cases.CASES:
@@ -97,12 +98,46 @@ def test_every_toolkit_write_form_is_accepted_by_the_sandbox(make_sandbox) -> No
             if body["code"] == "uniqueness_conflict":
                 continue  # the same unique value written by an earlier case
             refused[(case.target, repr(case.input))] = f"{body['code']}: {body['message']}"
+    return replayed, refused
+
+
+def test_every_toolkit_write_form_is_accepted_by_the_sandbox(make_sandbox) -> None:
+    harness: Harness = make_sandbox(SandboxConfig.unlimited(), schema_factory.build_schema())
+    replayed, refused = _replay_write_forms(harness)
     assert replayed > 100
     new = {k: v for k, v in refused.items() if k not in KNOWN_DISAGREEMENTS}
     gone = sorted(set(KNOWN_DISAGREEMENTS) - set(refused))
     assert not new, "the sandbox refuses write forms the toolkit produces:\n" + "\n".join(
         f"  {t} {i}: {why}" for (t, i), why in new.items())
     assert not gone, f"listed disagreements no longer happen; drop them from KNOWN_DISAGREEMENTS: {gone}"
+
+
+def _guide_only(case: Any) -> bool:
+    """A write form only the linking guide allows: target_record_reference, or a match on an
+    attribute that is not unique."""
+    schema = schema_factory.build_schema()
+    for item in case.expected or ():
+        if not isinstance(item, dict) or "target_object" not in item:
+            continue
+        if "target_record_reference" in item:
+            return True
+        keys = [k for k in item if k not in ("target_object", "target_record_id")]
+        found = schema.find_attribute(item["target_object"], keys[0]) if keys else None
+        if found is not None and not found.is_unique:
+            return True
+    return False
+
+
+def test_the_openapi_reading_of_references_refuses_exactly_what_only_the_guide_allows(make_sandbox) -> None:
+    """Where the sources conflict (issue 15), the toolkit follows the linking guide; a sandbox set to
+    the 2026-03 OpenAPI text refuses those forms, and nothing else changes."""
+    config = SandboxConfig.unlimited(reference_match_requires_unique=True, target_record_reference=False)
+    harness: Harness = make_sandbox(config, schema_factory.build_schema())
+    _, refused = _replay_write_forms(harness)
+    guide_only = {(c.target, repr(c.input)) for c in value_cases.CASES if c.ok and _guide_only(c)}
+    assert len(guide_only) >= 5
+    assert set(refused) - set(KNOWN_DISAGREEMENTS) == guide_only - set(KNOWN_DISAGREEMENTS)
+    assert all(refused[k].startswith("validation_type") for k in guide_only)
 
 
 #: (target, repr(input)) -> why the toolkit refuses what the sandbox would take. Each is the

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openapi_check import ConformanceError, spec_available, validate_response
+from openapi_check import ConformanceError, validate_response
 
 from toolkit.sandbox import SandboxApp, SandboxConfig, SandboxSyncTransport, create_app
 
@@ -36,11 +36,10 @@ def _check(response: httpx.Response, method: str, path: str, body: Any) -> None:
     payload = response.json()
     if response.status_code != 200:
         assert payload["status_code"] == response.status_code and payload["code"] and payload["message"]
-    if spec_available():
-        try:
-            validate_response(method, path, response.status_code, payload, body)
-        except ConformanceError as exc:  # pragma: no cover - a failure to report
-            raise AssertionError(str(exc)[:2000]) from None
+    try:
+        validate_response(method, path, response.status_code, payload, body)
+    except ConformanceError as exc:  # pragma: no cover - a failure to report
+        raise AssertionError(str(exc)[:2000]) from None
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from openapi_check import ConformanceError, require_spec, validate_response
+from openapi_check import SPEC_PATH, ConformanceError, validate_response
 from sandbox_fixtures import ADMIN_EMAIL, Harness
 
 from toolkit.sandbox import SandboxConfig
@@ -156,7 +156,6 @@ def test_basic_auth_with_the_token_as_user_is_accepted(sandbox: Harness) -> None
 
 def test_conformance_check_can_fail(sandbox: Harness) -> None:
     """The OpenAPI check is not a rubber stamp: a body without `web_url` is refused."""
-    require_spec()
     record = sandbox.ok(sandbox.create("companies", {"name": "Acme"}))
     del record["web_url"]
     with pytest.raises(ConformanceError):
@@ -169,7 +168,6 @@ def test_request_conformance_helper() -> None:
     """The helper the client's tests use: Attio's document allows array values, refuses extra keys."""
     from openapi_check import validate_request
 
-    require_spec()
     validate_request("PUT", "/v2/objects/people/records?matching_attribute=email_addresses",
                      {"data": {"values": {"email_addresses": ["ada@example.com"]}}})  # fmt: skip
     validate_request("POST", "/v2/objects/people/records/query", {"filter": {"name": "Ada"}, "limit": 10})
@@ -210,3 +208,24 @@ def test_a_lone_surrogate_in_a_body_is_refused_not_a_crash(make_sandbox) -> None
                                    content=b'{"data":{"values":{"description":"a \\ud800"}}}',
                                    headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.json()["code"] == "validation_type"
+
+
+def test_the_openapi_document_is_in_the_repository_with_its_provenance() -> None:
+    """Conformance runs in every clone (issue 15): the document is a repository file, its header says
+    where it came from and which version it is, and the body is the copy that header names."""
+    import hashlib
+    import itertools
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    assert SPEC_PATH.is_file() and SPEC_PATH.is_relative_to(repo / "tests" / "data")
+    text = SPEC_PATH.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    header = "".join(itertools.takewhile(lambda line: line.startswith("#"), lines))
+    body = text[len(header):]
+    assert "https://api.attio.com/openapi/api" in header and "2.0.0" in header
+    assert hashlib.sha256(body.encode("utf-8")).hexdigest() in header
+    info = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["info"]  # noqa: S506 - safe
+    assert (info["title"], info["version"]) == ("Attio API", "2.0.0")

@@ -69,10 +69,14 @@ def test_any_text_is_accepted_as_is(text: str) -> None:
 
 @PROPERTY
 @given(st.integers(min_value=-(2**53), max_value=2**53) | st.floats(allow_nan=False, allow_infinity=False))
-def test_finite_numbers_are_accepted(number: float) -> None:
+def test_finite_numbers_are_accepted_exactly_or_refused_for_their_decimals(number: float) -> None:
     result = prepare(number, attribute("people.score"), SCHEMA)
-    assert result.ok
-    assert result.value is not None and abs(result.value[0]["value"] - number) <= 0.00005 * max(1, abs(number))
+    if result.ok:
+        assert result.value == [{"value": number}]
+    else:  # more than four decimal places (issue 15): refused, the rounded number as the hint
+        (problem,) = result.problems
+        assert "decimal places" in problem.reason and problem.hint == f"round it to {round(number, 4)!r}"
+        assert isinstance(number, float) and round(number, 4) != number
 
 
 @PROPERTY

@@ -24,15 +24,16 @@ from .actions import Action, Fill, Target
 from .mapping import EventMapping
 from .schema import WorkspaceSchema
 from .sources import Source
-from .values import Prepared, ValueOptions, prepare
+from .values import Prepared, ValueOptions, comparison_form, prepare
 from .values.references import shorthand_attribute
 from .values.result import preview
 
 __all__ = ["TIME_KEYS", "EventPlan", "EventTimeError", "FromWrite", "Lookup", "Write", "event_time", "plan_event"]
 
 def match_key(write_form: list[Any]) -> str:
-    """The canonical text of a matching value: equal values, equal keys."""
-    return json.dumps(write_form, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The canonical text of a matching value: values Attio takes as equal (emails of any case),
+    equal keys."""
+    return json.dumps(comparison_form(write_form), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,11 @@ STANDARD_RELATIONSHIPS = {
     ("companies", "associated_deals"): "deals",
 }
 
+#: Objects on which Attio allows no unique custom attribute ("Cannot set attribute as unique":
+#: api-notes 3.1 and 10), with the unique standard attribute each has instead: there, a hint to
+#: "mark it unique" names a fix Attio refuses.
+NO_UNIQUE_CUSTOM = {"people": "email_addresses", "companies": "domains"}
+
 #: Standard objects by their singular noun: Segment's assert-record defaults to "person".
 SINGULAR_NOUNS = {"person": "people", "company": "companies", "user": "users", "workspace": "workspaces",
                   "deal": "deals"}
@@ -280,11 +285,8 @@ class _ActionCheck:
         if source is not None and source.is_literal:
             self.check_literal(where, source.literal, attribute)
         if not attribute.is_unique:
-            unique = [a.api_slug for a in self.schema.attributes_of(obj.api_slug)
-                      if a.is_unique and a.is_writable and not a.is_archived]
             self.add("error", where, f"{obj.api_slug}.{attribute.api_slug} is not unique, so Attio refuses to match "
-                     f"{target.role}s on it", "mark it unique in Attio (the attribute's settings)"
-                     + (f", or match on {' or '.join(unique)}" if unique else ""))
+                     f"{target.role}s on it", self.unique_hint(obj.api_slug, attribute.api_slug))
         if target.matching_field is None and attribute.api_slug not in mapped.values():
             self.add("error", where, f"the matching attribute {target.matching!r} has no value in [action.attributes], "
                      "so there is nothing to match records on",
@@ -372,8 +374,32 @@ class _ActionCheck:
             return
         matched = self.schema.find_attribute(single.api_slug, key)
         if matched is None or not matched.is_unique or matched.is_archived:
+            hint = (self.unique_hint(single.api_slug, key, others=False) if matched is not None and not
+                    matched.is_archived else f"restore {single.api_slug}.{key} in Attio, {_PULL_AGAIN}")  # fmt: skip
             self.add("error", where, f"{name} is written by {single.api_slug}.{key}, which is missing, archived or "
-                     "not unique, so no record can be found by it", f"make {single.api_slug}.{key} unique in Attio")
+                     "not unique, so no record can be found by it", hint)
+
+    def unique_hint(self, obj: str, slug: str, *, others: bool = True) -> str:
+        """How to give `obj` a unique attribute to match on, in a way Attio allows.
+
+        On most objects: mark `slug` unique (or match on a unique one there is). People and
+        companies take no unique custom attribute (api-notes 3.1), so there the hint names their
+        unique standard attribute, or another object where a unique attribute can be made.
+        """
+        unique = [a.api_slug for a in self.schema.attributes_of(obj)
+                  if a.is_unique and a.is_writable and not a.is_archived and a.api_slug != slug]  # fmt: skip
+        if obj not in NO_UNIQUE_CUSTOM:
+            return "mark it unique in Attio (the attribute's settings)" + (
+                f", or match on {' or '.join(unique)}" if unique and others else "")
+        elsewhere = ("or keep these records in an object that can have a unique custom attribute (a custom object, "
+                     "or users, workspaces or deals)")
+        standard = NO_UNIQUE_CUSTOM[obj]
+        if slug == standard:
+            return (f"Attio keeps {obj}.{standard} unique and allows no unique custom attribute on {obj}: pull the "
+                    f"schema again (`attio-sync schema pull`) in case the cached one is stale, {elsewhere}")
+        instead = " or ".join(unique) if unique and others else standard
+        return (f"Attio allows no unique custom attribute on {obj}, so {slug} cannot be made unique: match on "
+                f"{instead}, the unique standard attribute, {elsewhere}, with {slug} unique there")
 
     def check_link(self, obj: ObjectInfo, slug: str, points_at: str, source_field: str) -> None:
         if not self.schema.is_activated(points_at):

@@ -21,8 +21,9 @@ serves it with uvicorn on 127.0.0.1 and yields the base URL; ``attio-sync sandbo
 (`toolkit.sandbox.command:sandbox`) serves it from the command line.
 
 Modules: `config` (settings and fault spec), `standard` (the standard objects), `seed` (seed
-files and pulled schemas), `catalog` (schema lookups and JSON shapes), `values` and `coercion`
-(Attio's acceptance rules per type), `store` (records, assert, relationships), `query`
+files and pulled schemas), `catalog` (schema lookups and JSON shapes), `values`, `locations` and
+`coercion` (Attio's acceptance rules per type), `store` (records, assert, relationships and the
+company a new person brings), `query`
 (filters and sorts), `handlers` (one function per route), `app` (ASGI, auth, limits, faults,
 log), `faults`, `transport`, `command`.
 """
@@ -30,7 +31,7 @@ log), `faults`, `transport`, `command`.
 from __future__ import annotations
 
 from .app import LoggedRequest, SandboxApp, create_app
-from .config import DEFAULT_TOKEN, FaultSpec, SandboxConfig
+from .config import DEFAULT_TOKEN, FREE_MAIL_DOMAINS, FaultSpec, SandboxConfig
 from .problems import ApiProblem
 from .seed import SeedError, from_schema_dict, load_seed_file
 from .standard import standard_schema
@@ -39,6 +40,7 @@ from .transport import SandboxSyncTransport, SandboxTransport, serve_in_thread
 __all__ = [
     "ApiProblem",
     "DEFAULT_TOKEN",
+    "FREE_MAIL_DOMAINS",
     "FaultSpec",
     "LoggedRequest",
     "SandboxApp",

@@ -1,6 +1,12 @@
 """A write's ``values`` read as Attio reads them: attribute lookup, writability, list shape, and
 the reference types that need the workspace (select, status, actor) or the records (record
 reference). Scalar types are in `values.py`.
+
+Record references follow docs.attio.com's guide "Linking referenced records" (the newer source;
+the 2026-03 OpenAPI text disagrees, `SandboxConfig` can take its side): by id; by a matching
+attribute of the target, unique or not, when exactly one record matches; as a string shorthand;
+and as ``{"target_object", "target_record_reference": {"match": {attribute: value}, ...}}``,
+whose options decide what several matches or none do (`SandboxConfig.reference_options`).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from .config import SandboxConfig
 from .problems import ApiProblem, invalid_value, json_type_name, unrecognized_keys, validation_item
 from .values import SCALAR_COERCERS, Invalid, Options, value_key
 
-__all__ = ["Resolver", "coerce_values"]
+__all__ = ["PENDING_CREATE", "Resolver", "coerce_values"]
 
 JSON = dict[str, Any]
 
@@ -40,14 +46,26 @@ class Resolver(Protocol):
         """Ids of the records whose values of `attr` include one with this `value_key`."""
         ...
 
+    def reserve_id(self) -> str:
+        """A fresh record id, for a referenced record the write will create."""
+        ...
+
+
+#: The key a record-reference payload carries while the record it points at is still to be
+#: created (``target_record_reference`` with a create outcome): the values to create it with.
+#: The store creates the record when the write is stored, and drops the key.
+PENDING_CREATE = "_create"
+
 
 class _Context:
-    __slots__ = ("catalog", "config", "resolver")
+    __slots__ = ("catalog", "config", "pending", "resolver")
 
     def __init__(self, catalog: Catalog, config: SandboxConfig, resolver: Resolver) -> None:
         self.catalog = catalog
         self.config = config
         self.resolver = resolver
+        # (object id, attribute id, value key) -> reserved id: one write creates one record per value.
+        self.pending: dict[tuple[str, str, Hashable], str] = {}
 
     def options(self, currency_code: str | None) -> Options:
         """The scalar coercers' options under this config."""
@@ -209,7 +227,7 @@ def _record_reference(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
             raise Invalid([validation_item("invalid_type", [], "A string may only reference a record of a single "
                                            "standard object; use {target_object, target_record_id}",
                                            expected="object", received="string")])  # fmt: skip
-        return _by_match(ctx, target, match_attr, item, [])
+        return _linked(target, _matches(ctx, target, match_attr, item, []))
     if not isinstance(item, dict):
         raise Invalid([validation_item("invalid_type", [], f"Expected object, received {json_type_name(item)}",
                                        expected="object", received=json_type_name(item))])  # fmt: skip
@@ -236,35 +254,135 @@ def _record_reference(ctx: _Context, attr: AttributeInfo, item: Any) -> JSON:
         if not ctx.resolver.record_exists(target.object_id, record_id):
             raise ApiProblem(400, "value_not_found", f'Record with ID "{record_id}" not found on object '
                              f'"{target.api_slug}".')  # fmt: skip
-        return {"target_object": target.api_slug, "target_record_id": record_id, "attribute_type": "record-reference"}
+        return _linked(target, record_id)
+    if "target_record_reference" in item:
+        if others != ["target_record_reference"]:
+            raise Invalid([unrecognized_keys(sorted(set(others) - {"target_record_reference"}))])
+        return _by_reference(ctx, target, item["target_record_reference"])
     if len(others) != 1:
-        raise Invalid([validation_item("invalid_union", [], "Expected target_record_id or exactly one matching "
-                                       "attribute besides target_object")])  # fmt: skip
+        raise Invalid([validation_item("invalid_union", [], "Expected target_record_id, target_record_reference or "
+                                       "exactly one matching attribute besides target_object")])  # fmt: skip
     key = others[0]
-    match_attr = ctx.catalog.attribute(target, key)
-    if match_attr is None:
-        raise ApiProblem(400, "value_not_found", f'Cannot find attribute with slug/ID "{key}".')
+    match_attr = _match_attribute(ctx, target, key)
     value = item[key]
     if not isinstance(value, list) or len(value) != 1:
         raise Invalid([validation_item("invalid", [key], "Expected an array with exactly one value")])
-    return _by_match(ctx, target, match_attr, value[0], [key, 0])
+    return _linked(target, _matches(ctx, target, match_attr, value[0], [key, 0]))
 
 
-def _by_match(ctx: _Context, target: ObjectInfo, match_attr: AttributeInfo, value: Any, path: list[Any]) -> JSON:
+def _linked(target: ObjectInfo, record_id: str) -> JSON:
+    return {"target_object": target.api_slug, "target_record_id": record_id, "attribute_type": "record-reference"}
+
+
+def _match_attribute(ctx: _Context, target: ObjectInfo, key: str) -> AttributeInfo:
+    """The attribute of `target` a reference matches on; the message names the target object, so
+    it cannot be read as an unknown attribute of the record being written."""
+    match_attr = ctx.catalog.attribute(target, key)
+    if match_attr is None:
+        raise ApiProblem(400, "value_not_found", f'Cannot find attribute with slug/ID "{key}" on object '
+                         f'"{target.api_slug}" to match the referenced record on.')  # fmt: skip
+    return match_attr
+
+
+def _matched_payload(ctx: _Context, match_attr: AttributeInfo, value: Any, path: list[Any]) -> JSON:
+    """The match value read as its attribute's type, after the checks on the attribute itself."""
     if match_attr.type not in MATCHABLE_TYPES:
         raise Invalid([validation_item("invalid", path, f'Attribute "{match_attr.api_slug}" cannot be used to match '
                                        "a referenced record")])  # fmt: skip
     if ctx.config.reference_match_requires_unique and not match_attr.is_unique:
         raise Invalid([validation_item("invalid", path, f'Matching attribute "{match_attr.api_slug}" must be unique')])
     try:
-        payload = SCALAR_COERCERS[match_attr.type](value, ctx.options(None))
+        return SCALAR_COERCERS[match_attr.type](value, ctx.options(None))
     except Invalid as exc:
         raise Invalid([{**e, "path": [*path, *e["path"]]} for e in exc.errors]) from None
+
+
+def _matches(ctx: _Context, target: ObjectInfo, match_attr: AttributeInfo, value: Any, path: list[Any]) -> str:
+    """The one record a matching-attribute reference names: none or several is an error (the guide:
+    the matching forms "fail if they do not find exactly one record")."""
+    payload = _matched_payload(ctx, match_attr, value, path)
     found = ctx.resolver.records_matching(match_attr, value_key(payload))
     if not found:
-        raise ApiProblem(400, "value_not_found", f'No record of object "{target.api_slug}" was found with '
-                         f'{match_attr.api_slug} "{value_key(payload)}".')  # fmt: skip
+        raise _no_match(target, match_attr, payload)
     if len(found) > 1:
-        raise ApiProblem(400, "multiple_match_results", f'Multiple records of object "{target.api_slug}" were found '
-                         f'with {match_attr.api_slug} "{value_key(payload)}".')  # fmt: skip
-    return {"target_object": target.api_slug, "target_record_id": found[0], "attribute_type": "record-reference"}
+        raise _several(target, match_attr, payload)
+    return found[0]
+
+
+def _no_match(target: ObjectInfo, match_attr: AttributeInfo, payload: JSON) -> ApiProblem:
+    return ApiProblem(400, "value_not_found", f'No record of object "{target.api_slug}" was found with '
+                      f'{match_attr.api_slug} "{value_key(payload)}".')  # fmt: skip
+
+
+def _several(target: ObjectInfo, match_attr: AttributeInfo, payload: JSON) -> ApiProblem:
+    return ApiProblem(400, "multiple_match_results", f'Multiple records of object "{target.api_slug}" were found '
+                      f'with {match_attr.api_slug} "{value_key(payload)}".')  # fmt: skip
+
+
+def _by_reference(ctx: _Context, target: ObjectInfo, ref: Any) -> JSON:
+    """``target_record_reference``: ``match`` (one attribute, one value, bare or in a one-element
+    array) and options saying what several matches or none do."""
+    where: list[str | int] = ["target_record_reference"]
+    if not ctx.config.target_record_reference:
+        raise Invalid([validation_item("invalid_union", where, "target_record_reference is not a record reference "
+                                       "form of this API version; use target_record_id or a matching attribute "
+                                       "(sandbox: target_record_reference=False)")])  # fmt: skip
+    if not isinstance(ref, dict):
+        raise Invalid([validation_item("invalid_type", where, f"Expected object, received {json_type_name(ref)}",
+                                       expected="object", received=json_type_name(ref))])  # fmt: skip
+    match = ref.get("match")
+    if not isinstance(match, dict):
+        received = json_type_name(match) if "match" in ref else "undefined"
+        raise Invalid([validation_item("invalid_type", [*where, "match"], "Required" if received == "undefined"
+                                       else f"Expected object, received {received}", expected="object",
+                                       received=received)])  # fmt: skip
+    if len(match) != 1:
+        raise Invalid([validation_item("invalid", [*where, "match"], "match takes exactly one attribute, "
+                                       f"not {len(match)}")])  # fmt: skip
+    ((key, value),) = match.items()
+    path: list[Any] = [*where, "match", key]
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise Invalid([validation_item("invalid", path, "match takes exactly one value (bare or in an array of "
+                                           f"one), not {len(value)}")])  # fmt: skip
+        value, path = value[0], [*path, 0]
+    outcomes = _reference_outcomes(ctx, ref, where)
+    match_attr = _match_attribute(ctx, target, key)
+    payload = _matched_payload(ctx, match_attr, value, path)
+    found = ctx.resolver.records_matching(match_attr, value_key(payload))
+    if len(found) == 1 or (found and "first" in outcomes):
+        return _linked(target, found[0])  # records_matching answers in creation order: [0] is the oldest
+    if found:
+        raise _several(target, match_attr, payload)
+    if "create" not in outcomes:
+        raise _no_match(target, match_attr, payload)
+    for attr in ctx.catalog.attributes_of(target):
+        if (attr.is_required and not attr.is_archived and not attr.is_default_value_enabled
+                and attr.attribute_id != match_attr.attribute_id):  # fmt: skip
+            raise ApiProblem(400, "missing_value", f'Required value for attribute with ID "{attr.attribute_id}" was '
+                             f'not provided (creating the referenced {target.api_slug} record).')  # fmt: skip
+    slot = (target.object_id, match_attr.attribute_id, value_key(payload))
+    if slot not in ctx.pending:
+        ctx.pending[slot] = ctx.resolver.reserve_id()
+    record_id = ctx.pending[slot]
+    return {**_linked(target, record_id), PENDING_CREATE: {match_attr.attribute_id: [payload]}}
+
+
+def _reference_outcomes(ctx: _Context, ref: dict[str, Any], where: list[str | int]) -> set[str]:
+    """The outcomes the options of a ``target_record_reference`` ask for (`SandboxConfig.reference_options`)."""
+    known = ctx.config.reference_options
+    unknown = sorted(k for k in ref if k != "match" and k not in known)
+    if unknown:
+        message = (f"Unrecognized key(s) in object: {unknown} (sandbox: the options of target_record_reference are "
+                   "not known until SandboxConfig.reference_options names them)")
+        raise Invalid([validation_item("unrecognized_keys", where, message, keys=unknown)])
+    chosen: set[str] = set()
+    for option, value in ref.items():
+        if option == "match":
+            continue
+        outcomes = known[option]
+        if not isinstance(value, str) or value not in outcomes:
+            raise Invalid([validation_item("invalid_enum_value", [*where, option], "Invalid enum value",
+                                           options=sorted(outcomes), received=value)])  # fmt: skip
+        chosen.add(outcomes[value])
+    return chosen

@@ -6,10 +6,12 @@ a `SandboxApp` with the library functions, and hands it to uvicorn.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import secrets
 import socket
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,7 +19,7 @@ from ..config import DB_HELP
 from ..errors import AttioSyncError
 from .app import SandboxApp, quiet_deliberate_drops
 from .config import FaultSpec, SandboxConfig
-from .seed import SeedError, from_schema_dict, load_seed_file
+from .seed import SeedError, config_from_seed, from_schema_dict, read_seed_file
 
 __all__ = ["build_app", "sandbox"]
 
@@ -39,26 +41,37 @@ def _faults(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from exc
 
 
-def build_app(config: SandboxConfig, *, seed: Path | None = None, cache_url: str | None = None) -> SandboxApp:
+def build_app(
+    config: SandboxConfig,
+    *,
+    seed: Path | None = None,
+    cache_url: str | None = None,
+    company_from_email: bool | None = None,
+) -> SandboxApp:
     """The app `attio-sync sandbox` serves: the standard schema, a seed file's, or a pulled one.
 
     Args:
         config: the sandbox settings.
-        seed: a TOML or JSON seed file.
+        seed: a TOML or JSON seed file; its ``[workspace]`` behaviour settings
+            (``company_from_email``, ``free_mail_domains``) override `config`'s.
         cache_url: a database URL whose newest pulled schema is served instead.
+        company_from_email: the command line's choice, which wins over the seed's; None: not given.
 
     Raises:
         SeedError: the seed file cannot be used.
         AttioSyncError: the cache cannot be read (`CacheError`, `SchemaError`).
     """
+    flag: dict[str, Any] = {} if company_from_email is None else {"company_from_email": company_from_email}
     if cache_url is not None:
         from ..cache import load_schema  # imported late: the cache pulls in SQLAlchemy and alembic
 
-        schema = from_schema_dict(load_schema(cache_url).as_dict(), config)
-        return SandboxApp(config, schema)
+        config = dataclasses.replace(config, **flag)
+        return SandboxApp(config, from_schema_dict(load_schema(cache_url).as_dict(), config))
     if seed is not None:
-        return SandboxApp(config, load_seed_file(seed, config))
-    return SandboxApp(config)
+        data = read_seed_file(seed)
+        config = dataclasses.replace(config_from_seed(data, config), **flag)
+        return SandboxApp(config, from_schema_dict(data, config))
+    return SandboxApp(dataclasses.replace(config, **flag))
 
 
 @click.command(name="sandbox")
@@ -82,6 +95,9 @@ def build_app(config: SandboxConfig, *, seed: Path | None = None, cache_url: str
 @click.option("--token", help="The token to accept (default: a new random one).")
 @click.option("--phone-validation", type=click.Choice(["possible", "valid"]), default="possible", show_default=True,
               help="How strictly phone numbers are checked: by length, or against the real numbering plan.")
+@click.option("--company-from-email/--no-company-from-email", default=None,
+              help="Whether a new person brings the company of their email domain, as in Attio "
+                   "(default: on, unless the seed file's [workspace] company_from_email says otherwise).")
 def sandbox(
     port: int,
     seed: Path | None,
@@ -95,6 +111,7 @@ def sandbox(
     latency: float,
     token: str | None,
     phone_validation: str,
+    company_from_email: bool | None,
 ) -> None:
     """Serve a local Attio API (in memory) on 127.0.0.1 to rehearse a sync.
 
@@ -102,6 +119,7 @@ def sandbox(
     Examples:
       attio-sync sandbox --activate users,workspaces
       attio-sync sandbox --from-cache --faults "429=0.1,drop_after=0.02"
+      attio-sync sandbox --seed seed.toml --no-company-from-email
     """
     if seed is not None and from_cache:
         raise click.UsageError("--seed and --from-cache each choose the schema; pass one of them")
@@ -119,9 +137,10 @@ def sandbox(
         if from_cache:
             from ..config import database_url
 
-            app = build_app(config, cache_url=database_url(db))
+            app = build_app(config, cache_url=database_url(db), company_from_email=company_from_email)
         else:
-            app = build_app(config, seed=seed)
+            app = build_app(config, seed=seed, company_from_email=company_from_email)
+
     except (SeedError, AttioSyncError) as exc:
         raise click.ClickException(str(exc)) from exc
     _serve(app, port)

@@ -8,18 +8,42 @@ leniency Attio may not have.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 __all__ = [
     "DEFAULT_TOKEN",
+    "FREE_MAIL_DOMAINS",
     "FaultSpec",
+    "ReferenceOutcome",
     "SandboxConfig",
 ]
 
 #: The token tests use; `attio-sync sandbox` makes a random one per run instead.
 #: 64 characters, like a real Attio API key.
 DEFAULT_TOKEN = "sandbox" + "0" * 57
+
+#: Personal mailbox providers. Attio documents that a new person brings the company of their email
+#: domain (docs.attio.com, standard objects: people, companies) but not which domains are
+#: exempt; api-notes section 10 advises skipping the common free-mail providers, and so does
+#: every CRM that makes companies from email domains. `SandboxConfig.free_mail_domains` and a
+#: seed file's ``free_mail_domains`` replace the list.
+FREE_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "ymail.com", "hotmail.com", "hotmail.co.uk",
+    "outlook.com", "live.com", "msn.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
+    "protonmail.com", "pm.me", "gmx.com", "gmx.de", "gmx.net", "web.de", "yandex.ru", "yandex.com", "mail.ru",
+    "qq.com", "163.com", "126.com", "hey.com", "fastmail.com", "zoho.com", "tutanota.com", "mail.com",
+    "comcast.net", "verizon.net", "att.net", "btinternet.com", "orange.fr", "free.fr", "libero.it",
+})  # fmt: skip
+
+#: What a `target_record_reference` option value makes the sandbox do (see
+#: `SandboxConfig.reference_options`): ``"error"`` answers as if the option were absent (no match:
+#: 400 value_not_found; several: 400 multiple_match_results); ``"first"`` takes the oldest of
+#: several matches; ``"create"`` creates the referenced record from the `match` value when none
+#: matches.
+ReferenceOutcome = Literal["error", "first", "create"]
 
 _FAULT_KINDS = ("429", "500", "503", "drop_before", "drop_after", "slow")
 
@@ -148,13 +172,32 @@ class SandboxConfig:
         refuse_suspended_members: refuse actor references to suspended members [unconfirmed].
         non_writable_code: the error code for writing a non-writable attribute [unconfirmed].
         strict_precision: refuse numbers and currency with more than 4 decimal places and
-            fractional ratings, instead of rounding them [unconfirmed].
-        reference_match_requires_unique: a record reference by matching attribute must use a
-            unique attribute (2026-03 spec) rather than any attribute matching one record.
+            fractional ratings, instead of rounding them [unconfirmed]; the toolkit's validation
+            refuses them too (README, "Attio behaviours we assume").
+        reference_match_requires_unique: a record reference by matching attribute (and the
+            `match` of a ``target_record_reference``) must use a unique attribute, as the
+            2026-03 OpenAPI text says. Off by default: docs.attio.com's newer guide "Linking
+            referenced records" allows any matchable attribute as long as exactly one record
+            matches, and the guide is what the toolkit follows.
+        target_record_reference: accept the third write form of a record reference,
+            ``{"target_object", "target_record_reference": {"match": {slug: value}, ...}}``,
+            documented by that guide and absent from the 2026-03 OpenAPI document. Off, such a
+            value is refused as a form Attio does not know (400 validation_type).
+        reference_options: what each option of a ``target_record_reference`` does, as
+            ``{option: {value: outcome}}`` (outcomes: `ReferenceOutcome`). The guide names
+            ``if_multiple_matches`` and an option that creates the record when none matches, but
+            the option values are [unconfirmed] (api-notes 4.2), so none is known by default and
+            any option besides ``match`` is refused (400 validation_type) rather than guessed.
         refuse_archived_attributes: refuse writes to archived attributes [unconfirmed].
-        auto_create_companies: when a person is created, match or create the company of each
-            email's domain and link it, as Attio does (whether at once is [unconfirmed], so it
-            is off by default; free-mail domains are skipped).
+        company_from_email: when a person is created with an email address and no company, match
+            or create the company of the email's domain and link ``people.company``, as Attio
+            does ("When creating a person, a related company record will automatically be
+            generated or matched based on the domain of the person's email address":
+            docs.attio.com, standard objects: people and companies). On by default, like Attio;
+            ``attio-sync sandbox --no-company-from-email`` or a seed's
+            ``[workspace] company_from_email = false`` turns it off.
+        free_mail_domains: email domains that never make a company (free-mail providers; the
+            exceptions are [unconfirmed], api-notes section 10).
         phone_validation: ``"possible"`` (the default) checks the length for the country;
             ``"valid"`` checks numbers against the real numbering plan, as a third party says
             Attio does (api-notes 4.2, [3p]). Attio's own docs and the seed page give
@@ -178,9 +221,12 @@ class SandboxConfig:
     refuse_suspended_members: bool = True
     non_writable_code: str = "validation_type"
     strict_precision: bool = True
-    reference_match_requires_unique: bool = True
+    reference_match_requires_unique: bool = False
+    target_record_reference: bool = True
+    reference_options: Mapping[str, Mapping[str, ReferenceOutcome]] = field(default_factory=dict)
     refuse_archived_attributes: bool = True
-    auto_create_companies: bool = False
+    company_from_email: bool = True
+    free_mail_domains: frozenset[str] = FREE_MAIL_DOMAINS
     phone_validation: Literal["valid", "possible"] = "possible"
 
     def __post_init__(self) -> None:
@@ -188,6 +234,15 @@ class SandboxConfig:
         if unknown:
             raise ValueError(f"only users, workspaces and deals can be activated, not {sorted(unknown)}")
         object.__setattr__(self, "activate", frozenset(self.activate))
+        object.__setattr__(self, "free_mail_domains", frozenset(d.lower() for d in self.free_mail_domains))
+        for option, outcomes in self.reference_options.items():
+            wrong = {v for v in outcomes.values()} - {"error", "first", "create"}
+            if option == "match" or wrong:
+                raise ValueError(f"reference_options[{option!r}]: an option other than match, whose outcomes are "
+                                 f"error, first or create (not {sorted(wrong)})")
+        # Read-only all the way down, so one config can be shared by several apps.
+        frozen = {k: MappingProxyType(dict(v)) for k, v in self.reference_options.items()}
+        object.__setattr__(self, "reference_options", MappingProxyType(frozen))
 
     @classmethod
     def unlimited(cls, **kwargs: object) -> SandboxConfig:

@@ -10,6 +10,8 @@ A seed file (TOML shown; JSON with the same keys works too)::
     name = "Acme"
     slug = "acme"                    # used in web_url and in the stable ids
     activate = ["users", "workspaces"]
+    company_from_email = false       # a new person brings no company (Attio: they do)
+    free_mail_domains = ["gmail.com", "mycorp-mail.com"]   # replaces the list that makes none
 
     [[members]]
     email_address = "ops@acme.com"   # first_name, last_name, access_level (admin|member|suspended)
@@ -49,7 +51,7 @@ from ..schema import AttributeInfo, MemberInfo, ObjectInfo, OptionInfo, StatusIn
 from .config import SandboxConfig
 from .standard import SEED_TIME, attribute_config, stable_id, standard_schema
 
-__all__ = ["SeedError", "from_schema_dict", "load_seed_file", "standard_schema"]
+__all__ = ["SeedError", "config_from_seed", "from_schema_dict", "load_seed_file", "read_seed_file", "standard_schema"]
 
 
 class SeedError(ValueError):
@@ -78,6 +80,15 @@ def load_seed_file(path: str | Path, config: SandboxConfig | None = None) -> Wor
     Raises:
         SeedError: the file cannot be read or describes an impossible schema.
     """
+    return from_schema_dict(read_seed_file(path), config)
+
+
+def read_seed_file(path: str | Path) -> dict[str, Any]:
+    """The contents of a TOML or JSON seed file (by its suffix), unchecked.
+
+    Raises:
+        SeedError: the file cannot be read, or holds no table at the top level.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -86,7 +97,30 @@ def load_seed_file(path: str | Path, config: SandboxConfig | None = None) -> Wor
         raise SeedError(f"cannot read seed file {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise SeedError(f"seed file {path} must hold a table/object at the top level")
-    return from_schema_dict(data, config)
+    return data
+
+
+def config_from_seed(data: Mapping[str, Any], config: SandboxConfig) -> SandboxConfig:
+    """`config` with the behaviour settings a seed's ``[workspace]`` table makes:
+    ``company_from_email`` (bool) and ``free_mail_domains`` (a list of domains).
+
+    Raises:
+        SeedError: a setting of the wrong type.
+    """
+    ws_part = data.get("workspace") or {}
+    if not isinstance(ws_part, Mapping):
+        raise SeedError("[workspace] must be a table")
+    changes: dict[str, Any] = {}
+    if "company_from_email" in ws_part:
+        if not isinstance(ws_part["company_from_email"], bool):
+            raise SeedError("workspace.company_from_email must be true or false")
+        changes["company_from_email"] = ws_part["company_from_email"]
+    if "free_mail_domains" in ws_part:
+        domains = ws_part["free_mail_domains"]
+        if not isinstance(domains, list) or not all(isinstance(d, str) and d.strip() for d in domains):
+            raise SeedError("workspace.free_mail_domains must be a list of domains")
+        changes["free_mail_domains"] = frozenset(d.strip() for d in domains)
+    return dataclasses.replace(config, **changes) if changes else config
 
 
 def _is_pulled(data: Mapping[str, Any]) -> bool:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from ..schema import AttributeInfo, ObjectInfo
 from .catalog import Catalog
-from .coercion import MATCHABLE_TYPES
+from .coercion import MATCHABLE_TYPES, PENDING_CREATE
 from .config import SandboxConfig
 from .problems import ApiProblem, not_found
 from .values import format_timestamp, value_key
@@ -26,13 +26,6 @@ from .values import format_timestamp, value_key
 __all__ = ["Record", "Store", "WriteMode"]
 
 JSON = dict[str, Any]
-
-#: Personal mailbox providers: Attio makes no company of these domains.
-FREE_MAIL_DOMAINS = frozenset({
-    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "msn.com", "icloud.com",
-    "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "web.de", "yandex.ru",
-    "mail.ru", "qq.com", "163.com", "hey.com", "fastmail.com", "zoho.com",
-})  # fmt: skip
 
 #: How a write treats a multiselect attribute's existing values (api-notes 5.2, 5.4).
 #: ``overwrite``: the list becomes what was sent. ``prepend``: new values go to the front,
@@ -107,6 +100,10 @@ class Store:
     def all(self, obj: ObjectInfo) -> Iterable[Record]:
         """The object's records in creation order."""
         return self.records[obj.object_id].values()
+
+    def reserve_id(self) -> str:
+        """A fresh record id (for a referenced record a write will create)."""
+        return self._new_id()
 
     def record_exists(self, object_id: str, record_id: str) -> bool:
         """True when the record exists (for record-reference coercion)."""
@@ -215,6 +212,8 @@ class Store:
         else:
             record_id = record_id.lower() if record_id else self._new_id()
         old_values = {} if record is None else record.values
+        # References whose record this write creates (target_record_reference, create outcome).
+        pending = [(p.pop(PENDING_CREATE), p) for ps in values.values() for p in ps if PENDING_CREATE in p]
         new_values: dict[str, list[JSON]] = {}
         for attr_id, payloads in values.items():
             attr = self.catalog.attribute_by_id[attr_id]
@@ -231,6 +230,11 @@ class Store:
                 new_values[attr_id] = defaults
         self._check_required(obj, old_values, new_values, creating)
         self._check_unique(obj, record_id, new_values)
+        for create, reference in pending:
+            target = self.catalog.object(reference["target_object"])
+            assert target is not None
+            if not self.record_exists(target.object_id, reference["target_record_id"]):
+                self._write(target, None, create, "overwrite", record_id=reference["target_record_id"])
 
         if record is None:
             record = Record(record_id, obj.object_id, at)
@@ -246,35 +250,49 @@ class Store:
             inverse = self.catalog.inverse(attr)
             if inverse is not None:
                 self._sync_relationship(record, attr, inverse, old, fresh, at)
-        if creating and self.config.auto_create_companies and obj.api_slug == "people":
-            self._company_from_email(record, at)
+        if creating and self.config.company_from_email and obj.api_slug == "people":
+            self._company_from_email(record)
         return record
 
-    def _company_from_email(self, person: Record, at: str) -> None:
-        """Attio's side effect of creating a person: a company from the email domain (api-notes 5.2)."""
+    def _company_from_email(self, person: Record) -> None:
+        """Attio's side effect of creating a person: the company of the email's domain, matched
+        or created, linked as ``people.company`` (docs.attio.com, standard objects: people).
+
+        The person's first email whose domain is not a free-mail provider's decides. A company
+        holding that domain, else its registrable root, else ``www.`` and the root, is matched
+        (the oldest, when several); else one is created with the root as its domain. A
+        person written with a company keeps it: the write said which company it is. Where a company
+        cannot be made from a domain alone (a required custom attribute), the person stays unlinked
+        rather than the person's own write failing.
+        """
         people, companies = self.catalog.object("people"), self.catalog.object("companies")
         assert people is not None
         link = self.catalog.attribute(people, "company")
         emails = self.catalog.attribute(people, "email_addresses")
         domains = self.catalog.attribute(companies, "domains") if companies else None
-        if companies is None or link is None or emails is None or domains is None:
+        if companies is None or link is None or emails is None or domains is None or domains.is_archived:
             return
-        if person.values.get(link.attribute_id):
+        if link.is_archived or person.values.get(link.attribute_id):
             return
-        for email in person.values.get(emails.attribute_id, ()):
-            root = email["email_root_domain"]
-            if root in FREE_MAIL_DOMAINS:
-                continue
-            found = self.records_matching(domains, root)
-            if found:
-                company_id = found[0]
-            else:
-                payload = {"domain": root, "root_domain": root, "attribute_type": "domain"}
+        skip = self.config.free_mail_domains
+        email = next((e for e in person.values.get(emails.attribute_id, ())
+                      if e["email_domain"] not in skip and e["email_root_domain"] not in skip), None)  # fmt: skip
+        if email is None:
+            return
+        root = email["email_root_domain"]
+        found = next((hit for domain in dict.fromkeys((email["email_domain"], root, f"www.{root}"))
+                      if (hit := self.records_matching(domains, domain))), [])  # fmt: skip
+        if found:
+            company_id = found[0]
+        else:
+            payload = {"domain": root, "root_domain": root, "attribute_type": "domain"}
+            try:
                 company_id = self._write(companies, None, {domains.attribute_id: [payload]}, "overwrite").record_id
-            reference = {"target_object": "companies", "target_record_id": company_id,
-                         "attribute_type": "record-reference"}  # fmt: skip
-            self._write(people, person, {link.attribute_id: [reference]}, "overwrite")
-            return
+            except ApiProblem:
+                return  # a company needs more than a domain here (a required custom attribute): no link
+        reference = {"target_object": companies.api_slug, "target_record_id": company_id,
+                     "attribute_type": "record-reference"}  # fmt: skip
+        self._write(people, person, {link.attribute_id: [reference]}, "overwrite")
 
     def _defaults(self, obj: ObjectInfo, given: dict[str, list[JSON]], at: str) -> dict[str, list[JSON]]:
         """Default values of attributes a create leaves out (api-notes 3.2 `default_value`).

@@ -23,6 +23,7 @@ from typing import Any, TypeGuard
 import phonenumbers
 from publicsuffixlist import PublicSuffixList
 
+from .locations import LOCATION_KEYS, parse_location
 from .problems import json_type_name, unrecognized_keys, validation_item
 
 __all__ = [
@@ -51,9 +52,6 @@ COUNTRY_CODES = frozenset(
 #: api-notes 4.2 email-address: Attio refuses addresses under these reserved TLDs.
 RESERVED_TLDS = frozenset({"test", "invalid", "example", "localhost"})
 
-LOCATION_KEYS = (
-    "line_1", "line_2", "line_3", "line_4", "locality", "region", "postcode", "country_code", "latitude", "longitude",
-)  # fmt: skip
 _LATITUDE = re.compile(r"^[-+]?([1-8]?\d(\.\d+)?|90(\.0+)?)$")
 _LONGITUDE = re.compile(r"^[-+]?(180(\.0+)?|((1[0-7]\d)|([1-9]?\d))(\.\d+)?)$")
 _TEXT_MAX_BYTES = 10 * 1024 * 1024
@@ -127,10 +125,12 @@ def coerce_text(item: Any, ctx: Options) -> JSON:
 
 
 def coerce_number(item: Any, ctx: Options) -> JSON:
-    """number: a finite number or ``{"value": n}``; at most 4 decimals when strict."""
+    """number: a finite number or ``{"value": n}``; more than 4 decimals refused when strict, else rounded."""
     value = _finite(_unwrap(item, "value"), ["value"] if isinstance(item, dict) else [])
-    if ctx.strict_precision and _decimal_places(value) > 4:
-        raise Invalid([validation_item("invalid", [], "Numbers may have at most 4 decimal places")])
+    if _decimal_places(value) > 4:
+        if ctx.strict_precision:
+            raise Invalid([validation_item("invalid", [], "Numbers may have at most 4 decimal places")])
+        value = round(value, 4)
     return {"value": value, "attribute_type": "number"}
 
 
@@ -179,7 +179,9 @@ def coerce_currency(item: Any, ctx: Options) -> JSON:
         value = float(value) if "." in value else int(value)
     value = _finite(value, path)
     if _decimal_places(value) > 4:
-        raise Invalid([validation_item("invalid", path, "Currency values may have at most 4 decimal places")])
+        if ctx.strict_precision:
+            raise Invalid([validation_item("invalid", path, "Currency values may have at most 4 decimal places")])
+        value = round(value, 4)
     return {"currency_value": value, "currency_code": code, "attribute_type": "currency"}
 
 
@@ -390,32 +392,13 @@ def coerce_phone(item: Any, ctx: Options) -> JSON:
 # -- locations and names ---------------------------------------------------------------------
 
 
-def _parse_location_text(text: str) -> JSON:
-    """Read ``"1 Infinite Loop, Cupertino, CA, 95014, US"``: from the end, a country code, a
-    postcode (anything with a digit), a region and a locality; what is left are address lines."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    found: JSON = dict.fromkeys(LOCATION_KEYS)
-    if parts and parts[-1].upper() in COUNTRY_CODES and len(parts[-1]) == 2:
-        found["country_code"] = parts.pop().upper()
-    if len(parts) > 1 and any(c.isdigit() for c in parts[-1]):
-        found["postcode"] = parts.pop()
-    if len(parts) > 2:
-        found["region"] = parts.pop()
-    if len(parts) > 1:
-        found["locality"] = parts.pop()
-    if len(parts) > 4:
-        parts = [*parts[:3], ", ".join(parts[3:])]
-    for index, line in enumerate(parts):
-        found[f"line_{index + 1}"] = line
-    return found
-
-
 def coerce_location(item: Any, ctx: Options) -> JSON:
-    """location: a free string (parsed) or an object naming all ten keys."""
+    """location: a free string (parsed: `locations.parse_location`) or an object naming all ten keys."""
     if isinstance(item, str):
-        if not item.strip():
+        parsed = parse_location(item, COUNTRY_CODES)
+        if all(v is None for v in parsed.values()):  # nothing but spaces and punctuation
             raise Invalid([validation_item("invalid", [], "Invalid location")])
-        return {**_parse_location_text(item), "attribute_type": "location"}
+        return {**parsed, "attribute_type": "location"}
     if not isinstance(item, dict):
         raise _type_error("object", item)
     errors: list[JSON] = []

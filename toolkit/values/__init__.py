@@ -12,6 +12,7 @@ Public API::
     prepare_slug(value, object_slug, attribute_slug, schema, *, options=None) -> Prepared
     prepare_record(values, object_slug, schema, *, options=None) -> PreparedRecord
     check_value(schema, "object.attribute", raw_text, *, options=None) -> Prepared
+    comparison_form(write_form) -> the form Attio compares (emails without case)
 
 Modules, one per family of types: `scalars` (text, number, checkbox, currency, rating),
 `temporal` (date, timestamp), `contact` (email, domain, phone), `structured` (personal-name,
@@ -21,6 +22,7 @@ location), `choices` (select, status, actor-reference), `references` (record-ref
 
 from __future__ import annotations
 
+from .contact import comparison_form
 from .core import CHECKERS, PreparedRecord, check_value, prepare, prepare_record, prepare_slug
 from .result import Prepared, Problem, ValueOptions
 
@@ -31,6 +33,7 @@ __all__ = [
     "Problem",
     "ValueOptions",
     "check_value",
+    "comparison_form",
     "prepare",
     "prepare_record",
     "prepare_slug",

@@ -7,8 +7,10 @@ index is built once per schema (see `toolkit.values.core`), not per value.
 Archived options and statuses are refused: whether Attio accepts them is [unconfirmed]
 (api-notes 4.2 select; 8), so we take the safe side. Unknown titles get the closest active
 titles as a hint. Actor references resolve a member's email (case-insensitively, api-notes
-6.1) or id to the explicit ``{"referenced_actor_type": "workspace-member", ...}`` form; a
-suspended member is accepted with a warning (writing one is [unconfirmed]).
+6.1) or id to the explicit ``{"referenced_actor_type": "workspace-member", ...}`` form. A
+suspended member is refused: whether Attio takes one is [unconfirmed] (api-notes 4.2), the
+sandbox refuses by default, and refusing is the side that cannot fail at Attio (README,
+"Attio behaviours we assume").
 """
 
 from __future__ import annotations
@@ -190,7 +192,12 @@ def check_actor(item: Any, ctx: Context) -> dict[str, Any] | None:
         ctx.refuse(item, "no workspace member with this email or id", hint)
         return None
     if member.access_level == "suspended":
-        ctx.warn(f"{member.email_address} is a suspended workspace member")
+        # Whether Attio accepts a suspended member is [unconfirmed]: refused, the safe side (issue 15).
+        active = [m.email_address for m in ctx.schema.members if m.access_level != "suspended"]
+        hint = "reactivate the member in Attio (then pull the schema), or map another member"
+        ctx.refuse(item, f"{member.email_address} is a suspended workspace member",
+                   hint + (f", e.g. {active[0]}" if active else ""))
+        return None
     if text != member.workspace_member_id:
         ctx.note(f"resolved {text!r} to workspace member {member.workspace_member_id}")
     return {"referenced_actor_type": "workspace-member", "referenced_actor_id": member.workspace_member_id}

@@ -4,7 +4,9 @@ Each uses the library made for the job, memoised per distinct input with `functo
 (events repeat the same person many times, and these checks dominate the cost of a value):
 
 - email-validator, never with DNS (``check_deliverability=False``); plus Attio's own refusal
-  of the reserved ``.test``, ``.invalid``, ``.example`` and ``.localhost`` [3p-live].
+  of the reserved ``.test``, ``.invalid``, ``.example`` and ``.localhost`` [3p-live]. An address
+  is sent with its casing as typed: Attio keeps it as ``original_email_address`` and compares
+  addresses without case (`email_comparison_key` is that comparison, for matching and ordering).
 - publicsuffixlist with its bundled list (ICANN section only; never fetched), so a domain must
   end in a real public suffix and have a registrable part. URLs are reduced to their host.
 - phonenumbers: E.164 out; national numbers need a region (from the mapping); numbers that
@@ -34,6 +36,8 @@ __all__ = [
     "check_domain",
     "check_email",
     "check_phone",
+    "comparison_form",
+    "email_comparison_key",
     "fast_email",
     "normalise_domain",
     "normalise_email",
@@ -77,22 +81,44 @@ _POSSIBLE_REASONS = {
 
 @lru_cache(maxsize=_CACHE)
 def normalise_email(text: str) -> tuple[str | None, str | None]:
-    """``(address, None)`` for a valid address (lowercased, ASCII), or ``(None, reason)``.
+    """``(address, None)`` for a valid address (ASCII, casing as typed), or ``(None, reason)``.
 
-    Lowercased because Attio stores and returns addresses in lower case [3p-live], so the
-    write form matches what Attio will hold. ``allow_smtputf8=False``: Attio's handling of
-    non-ASCII local parts is unknown, so those are refused (the safe side); a non-ASCII domain
-    is sent in its ASCII (punycode) form.
+    The casing is kept: Attio keeps the address as written (``original_email_address``) beside
+    its lower-cased ``email_address`` [3p-live], so what a person typed reaches Attio as typed;
+    comparisons go through `email_comparison_key`. ``allow_smtputf8=False``: Attio's handling
+    of non-ASCII local parts is unknown, so those are refused (the safe side); a non-ASCII
+    domain is sent in its ASCII (punycode) form.
     """
     try:
         found = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         return None, str(exc)
-    address = (found.ascii_email or found.normalized).lower()
-    tld = address.rsplit(".", 1)[-1]
+    local, _, domain = text.strip().rpartition("@")
+    # email-validator lower-cases the domain; the typed one is kept when it is plain ASCII.
+    address = f"{local}@{domain.rstrip('.')}" if domain.isascii() else (found.ascii_email or found.normalized)
+    tld = address.rsplit(".", 1)[-1].lower()
     if tld in RESERVED_TLDS:
         return None, f"the .{tld} top-level domain is reserved; Attio refuses it"
     return address, None
+
+
+def email_comparison_key(address: str) -> str:
+    """How Attio tells two addresses apart: without case (api-notes 5.4: a PATCH never repeats
+    an address that differs only in case; 4.2: addresses are stored lower-cased)."""
+    return address.lower()
+
+
+def comparison_form(value: Any) -> Any:
+    """`value` (a write form, or anything holding write forms) as Attio compares it: every
+    ``email_address`` lower-cased, also inside record references. Two values with the same
+    comparison form name the same thing in Attio (the same person, the same address), however
+    they were typed; the write form itself keeps the typing."""
+    if isinstance(value, dict):
+        return {k: email_comparison_key(v) if k == "email_address" and isinstance(v, str) else comparison_form(v)
+                for k, v in value.items()}  # fmt: skip
+    if isinstance(value, (list, tuple)):
+        return [comparison_form(v) for v in value]
+    return value
 
 
 def fast_email(item: Any, _index: Any) -> dict[str, Any] | None:
@@ -128,7 +154,7 @@ def check_email(item: Any, ctx: Context) -> dict[str, Any] | None:
         ctx.refuse(item, reason or "not an email address", hint)
         return None
     if address != item:
-        ctx.note(f"wrote {item!r} as {address!r} (trimmed, lowercased as Attio stores it)")
+        ctx.note(f"wrote {item!r} as {address!r}")
     return {"email_address": address}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..schema import AttributeInfo, WorkspaceSchema
 from .choices import ChoiceIndex, check_actor, check_select, check_status, fast_select, fast_status
-from .contact import check_domain, check_email, check_phone, fast_email
+from .contact import check_domain, check_email, check_phone, comparison_form, fast_email
 from .references import ReferenceIndex, check_record_reference
 from .result import DEFAULT_OPTIONS, EXPECTED, Context, Prepared, Problem, ValueOptions, did_you_mean, preview
 from .scalars import (
@@ -233,7 +233,8 @@ def _dedupe(values: list[Any], ctx: Context) -> list[Any]:
     seen: set[str] = set()
     kept: list[Any] = []
     for value in values:
-        key = json.dumps(value, sort_keys=True)
+        # Compared as Attio compares (emails without case); the first as typed is kept.
+        key = json.dumps(comparison_form(value), sort_keys=True)
         if key in seen:
             ctx.note(f"dropped a repeated value {preview(value)!r}")
             continue

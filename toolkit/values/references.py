@@ -1,22 +1,29 @@
-"""record-reference values (api-notes 4.2, record-reference; 3.2 allowed_object_ids).
+"""record-reference values (api-notes 4.2, record-reference; 3.2 allowed_object_ids), as
+docs.attio.com's guide "Linking referenced records" has them (the newest source; where the
+2026-03 OpenAPI text disagrees, the guide is followed: README, "Attio behaviours we assume").
 
-Three write forms are accepted and sent:
+These write forms are accepted and sent:
 
 1. By id: ``{"target_object": slug, "target_record_id": uuid}``.
 2. By a matching attribute of the target object:
    ``{"target_object": "people", "email_addresses": [{"email_address": "a@b.com"}]}``; the
    one value is checked by the matching attribute's own type (domain, email, number, phone or
-   text, the only types Attio takes there).
+   text, the only types Attio takes there). The attribute need not be unique (the guide; the
+   OpenAPI text says it must be): Attio links the record when exactly one matches and fails
+   the write otherwise, so a non-unique one passes with a warning.
 3. A string shorthand, only when the attribute allows exactly one standard object: an email
    for people, a domain (or website URL) for companies, a ``user_id`` for users, a
    ``workspace_id`` for workspaces. It is sent as form 2. A record id (UUID) string is sent as
    form 1 when the attribute allows exactly one object, other than users and workspaces (for
    those Attio reads any string as the id attribute).
+4. ``{"target_object": slug, "target_record_reference": {"match": {attribute: value}, ...}}``
+   (the guide only): `match` takes exactly one attribute of a matchable type and one value,
+   bare or in a one-element array, checked by the attribute's type and sent as a one-element
+   array of the plain value. The other keys are the options saying what several matches or
+   none do (``if_multiple_matches``, and creating the record when none matches); their values
+   are [unconfirmed] here (api-notes 4.2), so they are sent as written, with a warning.
 
-``target_object`` is always written as the object's slug. The ``target_record_reference``
-form is refused: it is only in newer docs and its options are [unconfirmed]. Matching
-attributes must be unique: the 2026-03 spec says so, newer docs say not; unique ones work
-under both readings, so that is what we accept (the safe side).
+``target_object`` is always written as the object's slug.
 """
 
 from __future__ import annotations
@@ -165,12 +172,11 @@ def _object_form(item: dict[Any, Any], ctx: Context, index: ReferenceIndex) -> d
         ctx.note(f"wrote target_object {target_name!r} as its slug {target.api_slug!r}")
     keys = [k for k in item if k != "target_object"]
     if "target_record_reference" in keys:
-        ctx.refuse(
-            item,
-            "target_record_reference is only in Attio's newer docs and its options are unconfirmed",
-            "use target_record_id, or a unique matching attribute",
-        )
-        return None
+        if len(keys) != 1:
+            others = ", ".join(sorted(str(k) for k in keys if k != "target_record_reference"))
+            ctx.refuse(item, f"target_record_reference goes alone beside target_object, not with {others}")
+            return None
+        return _reference_form(item, item["target_record_reference"], target, ctx)
     if len(keys) != 1:
         ctx.refuse(
             item,
@@ -189,15 +195,16 @@ def _object_form(item: dict[Any, Any], ctx: Context, index: ReferenceIndex) -> d
     return _matching_form(item, key, value, target, ctx)
 
 
-def _matching_form(item: Any, key: Any, value: Any, target: ObjectInfo, ctx: Context) -> dict[str, Any] | None:
+def _match_attribute(item: Any, key: Any, target: ObjectInfo, ctx: Context) -> AttributeInfo | None:
+    """The attribute of `target` a reference matches on, or None after saying why it cannot be."""
     attribute = ctx.schema.find_attribute(target.api_slug, str(key))
     if attribute is None:
-        uniques = [a.api_slug for a in ctx.schema.attributes_of(target.api_slug) if a.is_unique]
-        hint = did_you_mean(str(key), uniques, "use target_record_id")
+        matchable = [a.api_slug for a in ctx.schema.attributes_of(target.api_slug)
+                     if a.type in _MATCHABLE and not a.is_archived]  # fmt: skip
+        hint = did_you_mean(str(key), matchable, "use target_record_id")
         ctx.refuse(item, f"{target.api_slug} has no attribute {key!r}", hint)
         return None
-    checker = _MATCHABLE.get(attribute.type)
-    if checker is None:
+    if attribute.type not in _MATCHABLE:
         ctx.refuse(
             item,
             f"{attribute.api_slug} is a {attribute.type} attribute; "
@@ -208,15 +215,17 @@ def _matching_form(item: Any, key: Any, value: Any, target: ObjectInfo, ctx: Con
         ctx.refuse(item, f"{target.api_slug}.{attribute.api_slug} is archived")
         return None
     if not attribute.is_unique:
-        uniques = [
-            a.api_slug for a in ctx.schema.attributes_of(target.api_slug) if a.is_unique and a.type in _MATCHABLE
-        ]
-        ctx.refuse(
-            item,
-            f"{target.api_slug}.{attribute.api_slug} is not unique; only unique attributes are sure to match",
-            f"match on {' or '.join(uniques)}" if uniques else "use target_record_id",
-        )
+        # The guide: any matchable attribute, but the write fails unless exactly one record matches.
+        ctx.warn(f"{target.api_slug}.{attribute.api_slug} is not unique: Attio links the record only when exactly "
+                 "one record has this value, and refuses the write otherwise")
+    return attribute
+
+
+def _matching_form(item: Any, key: Any, value: Any, target: ObjectInfo, ctx: Context) -> dict[str, Any] | None:
+    attribute = _match_attribute(item, key, target, ctx)
+    if attribute is None:
         return None
+    checker = _MATCHABLE[attribute.type]
     if isinstance(value, list):
         if len(value) != 1:
             ctx.refuse(item, f"{attribute.api_slug} must hold exactly one value to match on, not {len(value)}")
@@ -230,6 +239,43 @@ def _matching_form(item: Any, key: Any, value: Any, target: ObjectInfo, ctx: Con
     if key != attribute.api_slug:
         ctx.note(f"wrote the matching attribute {key!r} as its slug {attribute.api_slug!r}")
     return {"target_object": target.api_slug, attribute.api_slug: [checked]}
+
+
+#: The one key of each matchable type's write form: the plain value `match` is sent with.
+_PLAIN_KEY = {"domain": "domain", "email-address": "email_address", "number": "value",
+              "phone-number": "original_phone_number", "text": "value"}  # fmt: skip
+
+
+def _reference_form(item: Any, ref: Any, target: ObjectInfo, ctx: Context) -> dict[str, Any] | None:
+    """Form 4: ``target_record_reference`` with `match` and options (see the module docstring)."""
+    if not isinstance(ref, dict):
+        ctx.refuse(item, "target_record_reference must be an object", 'write {"match": {"<attribute>": "<value>"}}')
+        return None
+    match = ref.get("match")
+    if not isinstance(match, dict) or len(match) != 1:
+        count = f"{len(match)} attributes" if isinstance(match, dict) else "no match object"
+        ctx.refuse(item, f"target_record_reference.match takes exactly one attribute and one value, not {count}",
+                   'write {"match": {"domains": "acme.com"}}')
+        return None
+    ((key, value),) = match.items()
+    attribute = _match_attribute(item, key, target, ctx)
+    if attribute is None:
+        return None
+    if isinstance(value, list):
+        if len(value) != 1:
+            ctx.refuse(item, f"match takes exactly one {attribute.api_slug} value, not {len(value)}")
+            return None
+        value = value[0]
+    checked = _MATCHABLE[attribute.type](value, ctx.child(f"{target.api_slug}.{attribute.api_slug}: "))
+    if checked is None:
+        return None
+    options = {k: v for k, v in ref.items() if k != "match"}
+    if options:
+        ctx.warn(f"target_record_reference option(s) {', '.join(sorted(map(str, options)))} sent as written: their "
+                 "values are Attio's to check (docs.attio.com, 'Linking referenced records')")
+    plain = checked[_PLAIN_KEY[attribute.type]]
+    return {"target_object": target.api_slug,
+            "target_record_reference": {"match": {attribute.api_slug: [plain]}, **options}}  # fmt: skip
 
 
 def _allowed(index: ReferenceIndex) -> str:

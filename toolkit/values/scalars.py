@@ -196,8 +196,10 @@ def check_number(item: Any, ctx: Context) -> dict[str, Any] | None:
 
     Attio's spec says numbers are "persisted as 64 bit floats" while its docs speak of "up to
     four decimal places of precision"; whether more decimals are refused or rounded is
-    [unconfirmed] (api-notes 4.2, number). We round to 4 places with a warning, so what we send
-    is accepted for sure and is exactly what Attio will hold.
+    [unconfirmed] (api-notes 4.2, number). More than 4 are refused, with the rounded number as
+    the hint: the value Attio would hold is never silently different from the event's, nothing
+    is sent that Attio might refuse, and the sandbox answers the same (README, "Attio
+    behaviours we assume"; currency has the same rule, stated by the docs).
     """
     item = unwrap(item, "value", ctx)
     if item is REFUSED:
@@ -205,10 +207,11 @@ def check_number(item: Any, ctx: Context) -> dict[str, Any] | None:
     number = to_number(item, ctx)
     if number is None:
         return None
-    if isinstance(number, float) and decimal_places(number) > 4:
-        rounded = round(number, 4)
-        ctx.warn(f"rounded {number!r} to {rounded!r}: Attio keeps up to 4 decimal places")
-        number = rounded
+    places = decimal_places(item if isinstance(item, str) else number)
+    if isinstance(number, float) and places > 4:
+        ctx.refuse(item, f"{places} decimal places; Attio keeps numbers to at most 4",
+                   f"round it to {round(number, 4)!r}")
+        return None
     return {"value": number}
 
 

@@ -8,7 +8,10 @@ a note that says so and names the missing comma.
 
 location is sent as the ten-key object when given as an object (missing keys filled with
 null, with a note: Attio refuses a missing key [docs + spec + 3p-live]); a free-text address
-is sent as the string, which Attio parses itself: splitting addresses is not ours to guess.
+is sent as the string, which Attio parses itself ("1 Infinite Loop, Cupertino, CA, 95014, US",
+in any order): splitting addresses is not ours to guess, and a second parser here could only
+disagree with Attio's. A string with no letter or digit holds no address part at all, and is
+refused (the sandbox, which parses like Attio, finds nothing in it either).
 """
 
 from __future__ import annotations
@@ -141,6 +144,10 @@ def check_location(item: Any, ctx: Context) -> dict[str, Any] | str | None:
             return None
         if not text.strip():
             ctx.refuse(item, "the address is empty")
+            return None
+        if not any(c.isalnum() for c in text):
+            ctx.refuse(item, "the address has no letter or digit, so no part of a location can be read from it",
+                       'write it like "1 Infinite Loop, Cupertino, CA, 95014, US"')
             return None
         if text != text.strip():
             ctx.note("trimmed surrounding spaces")
