@@ -5,20 +5,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench wheel-check clean
+.PHONY: test test-pg lint demo bench wheel-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[postgres,test]'
 	touch $(STAMP)
 
 # Three workers on two cores, work-stealing: the two longest tests (a sixty-second outage, which
 # mostly waits, and twenty SIGKILLs of a real sync) run beside the rest instead of after it.
+# The storage tests run on PostgreSQL too when ATTIO_SYNC_TEST_PG names a server (a SQLAlchemy
+# URL whose user may create databases); without it they are skipped, and the summary says so.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 3 --dist worksteal
+
+# Only the PostgreSQL tests, on a throw-away server that .ci/postgres starts and removes
+# (it installs Debian's postgresql package first when initdb is missing).
+test-pg: $(STAMP)
+	bash .ci/postgres run $(BIN)/python -m pytest -q -n 3 --dist worksteal -m postgres
 
 # The code-health checks CI runs before the tests: ruff (configured in pyproject.toml) and
 # mypy --strict over the whole package.

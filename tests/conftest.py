@@ -1,4 +1,5 @@
-"""Shared fixtures: a clean environment, the anyio backend, real databases."""
+"""Shared fixtures: a clean environment, the anyio backend, real databases (SQLite, and
+PostgreSQL when `ATTIO_SYNC_TEST_PG` names one: see tests/databases.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import PG_HINT, PG_URL, PostgresServer
 from sandbox_fixtures import ALL_OBJECTS, Harness, MakeSandbox
 
 from toolkit.cache import Cache, open_cache
@@ -27,6 +29,23 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def close_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every `Cache` a test opened is closed after it: a PostgreSQL connection left for the
+    garbage collector warns (and warnings are errors here)."""
+    opened: list[Cache] = []
+    real_init = Cache.__init__
+
+    def tracked_init(self: Cache, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(Cache, "__init__", tracked_init)
+    yield
+    for cache in opened:
+        cache.close()
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -38,12 +57,81 @@ def cache_path(tmp_path: Path) -> Path:
     return tmp_path / "attio-sync.db"
 
 
+# -- databases: SQLite, and PostgreSQL when one is configured ---------------------------------
+
+DATABASES = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The configured PostgreSQL server (skips the test when there is none)."""
+    if PG_URL is None:
+        pytest.skip(f"PostgreSQL: {PG_HINT}")
+    server = PostgresServer(PG_URL)
+    yield server
+    server.close()
+
+
+def _database(request: pytest.FixtureRequest, folder: Path, *, migrated: bool = True) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(folder / "test.db")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name, url = server.create(migrated=migrated)
+    try:
+        yield url
+    finally:
+        server.drop(name)
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database for `open_cache`: a SQLite file path (migrated when first opened),
+    or the URL of a migrated PostgreSQL database, dropped after the test."""
+    yield from _database(request, tmp_path)
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """`database_url`, never migrated (for the migration tests)."""
+    yield from _database(request, tmp_path, migrated=False)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`database_url` for a module's shared fixture."""
+    yield from _database(request, tmp_path_factory.mktemp("db"))
+
+
 @pytest.fixture
-def fresh_cache(tmp_path: Path) -> Iterator[Cache]:
-    """A migrated SQLite cache on a real file."""
-    cache = open_cache(str(tmp_path / "cache.db"))
+def fresh_cache(database_url: str) -> Iterator[Cache]:
+    """A migrated cache, on SQLite (a real file) and on PostgreSQL."""
+    cache = open_cache(database_url)
     yield cache
     cache.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests ran on PostgreSQL, or that they were skipped and how to run them.
+
+    The skips for want of a server fold into one line of `-ra`'s summary (not one per test).
+    """
+    outcomes: dict[str, str] = {}
+    for key in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(key, []):
+            if "postgres" in getattr(report, "keywords", {}) and (report.when == "call" or report.outcome != "passed"):
+                outcomes.setdefault(report.nodeid, report.outcome)
+                if report.skipped and isinstance(report.longrepr, tuple) and PG_HINT in str(report.longrepr[2]):
+                    report.longrepr = (str(Path(__file__).with_name("databases.py")), None, report.longrepr[2])
+    if not outcomes:
+        return
+    skipped = sum(1 for outcome in outcomes.values() if outcome == "skipped")
+    if PG_URL is None:
+        terminalreporter.write_line(f"PostgreSQL: {skipped} tests skipped ({PG_HINT})", yellow=True, bold=True)
+        return
+    ran = len(outcomes) - skipped
+    also = f", {skipped} skipped" if skipped else ""
+    terminalreporter.write_line(f"PostgreSQL: {ran} tests ran on PostgreSQL{also}", green=True)
 
 
 @pytest.fixture

@@ -101,11 +101,12 @@ class FlakyTransport(httpx.AsyncBaseTransport):
 
 @dataclass
 class World:
-    """The sandbox, the database file, the input and mapping files, and run 1's result."""
+    """The sandbox, the database (`db`: a SQLite file path or a URL), the input and mapping
+    files, and run 1's result."""
 
     root: Path
     app: SandboxApp
-    db: Path
+    db: str
     events: Path
     mapping: Path
     first: SyncResult | None = None
@@ -113,7 +114,7 @@ class World:
     env: dict[str, str] = field(default_factory=dict)
 
     def cache(self) -> Cache:
-        return open_cache(str(self.db))
+        return open_cache(self.db)
 
     def client(self, transport: httpx.AsyncBaseTransport | None = None) -> AttioClient:
         return AttioClient(self.app.config.token, base_url=BASE_URL, transport=transport or SandboxTransport(self.app),
@@ -139,7 +140,7 @@ class World:
 
     def invoke(self, *args: str) -> Result:
         """`attio-sync ARGS --db <the world's database>` through click's runner, on the sandbox."""
-        return CliRunner().invoke(cli, [*args, "--db", str(self.db)], env=self.env,
+        return CliRunner().invoke(cli, [*args, "--db", self.db], env=self.env,
                                   obj={"transport": SandboxTransport(self.app)})
 
     def json(self, *args: str) -> Any:
@@ -148,11 +149,12 @@ class World:
         return json.loads(result.stdout)
 
 
-def make_world(root: Path) -> World:
-    """A sandbox with the example seed (a `plan` select), a pulled database, and run 1 done."""
+def make_world(root: Path, database: str | None = None) -> World:
+    """A sandbox with the example seed (a `plan` select), a pulled database (`database`, a path
+    or URL; by default `audit.db` in `root`), and run 1 done."""
     config = SandboxConfig(activate=frozenset({"users", "workspaces"}), read_rate=None, write_rate=None)
     app = create_app(config, load_seed_file(REPO / "examples" / "sandbox-seed.toml", config))
-    world = World(root, app, root / "audit.db", root / "events.jsonl", root / "mapping.toml",
+    world = World(root, app, database or str(root / "audit.db"), root / "events.jsonl", root / "mapping.toml",
                   env={"ATTIO_API_KEY": app.config.token, "ATTIO_BASE_URL": BASE_URL})
     world.events.write_text("\n".join(EVENTS) + "\n")
     world.mapping.write_text(MAPPING)

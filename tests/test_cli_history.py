@@ -13,9 +13,9 @@ from history_harness import World, make_world
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+def world(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> World:
     """One world for the read-only commands (prune gets its own)."""
-    return make_world(tmp_path_factory.mktemp("history"))
+    return make_world(tmp_path_factory.mktemp("history"), module_database_url)
 
 
 def lines(events: list[dict[str, object]]) -> list[object]:
@@ -193,8 +193,8 @@ def test_export_needs_a_format(world: World) -> None:
 # -- prune ---------------------------------------------------------------------------------------
 
 
-def test_prune_removes_old_detail_and_keeps_run_summaries(tmp_path: Path) -> None:
-    world = make_world(tmp_path)
+def test_prune_removes_old_detail_and_keeps_run_summaries(tmp_path: Path, database_url: str) -> None:
+    world = make_world(tmp_path, database_url)
     assert world.json("history", "prune", "--older-than", "30d")["events"] == 0  # run 1 is minutes old
 
     dry = world.json("history", "prune", "--older-than", "0s", "--dry-run")
@@ -219,8 +219,8 @@ def test_prune_refuses_an_age_it_cannot_read(world: World) -> None:
 # -- a dry run ------------------------------------------------------------------------------------
 
 
-def test_a_dry_runs_would_be_writes_are_never_counted_as_synced(tmp_path: Path) -> None:
-    world = make_world(tmp_path)
+def test_a_dry_runs_would_be_writes_are_never_counted_as_synced(tmp_path: Path, database_url: str) -> None:
+    world = make_world(tmp_path, database_url)
     rehearsal = world.invoke("sync", str(world.events), "--mapping", str(world.mapping), "--dry-run", "--json")
     dry_id = json.loads(rehearsal.stdout)["run_id"]
     runs = {r["id"]: r for r in world.json("history", "runs")["runs"]}

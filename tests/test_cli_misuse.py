@@ -51,14 +51,7 @@ class Misuse:
     lines: int = 4  # at most this many non-empty lines of output
     advice: bool = True  # whether the message is checked for words of advice (see ADVICE)
     marks: list[Any] = field(default_factory=list)
-
-
-def _postgres_missing() -> bool:
-    try:
-        import psycopg  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        return True
-    return False
+    without: tuple[str, ...] = ()  # modules that cannot be imported (an extra not installed)
 
 
 MISUSES = [
@@ -110,8 +103,7 @@ MISUSES = [
            "is a file, not a folder"),
     Misuse("history-runs-db-not-a-database", ["history", "runs", "--db", "{file}"], 1, "is not a SQLite database"),
     Misuse("history-runs-postgres-without-its-driver", ["history", "runs", "--db", "postgresql://ada:s3cret@db/sync"],
-           1, "pip install 'attio-sync[postgres]'",
-           marks=[pytest.mark.skipif(not _postgres_missing(), reason="psycopg is installed here")]),
+           1, "pip install 'attio-sync[postgres]'", without=("psycopg",)),
     # retry
     Misuse("retry-unknown-run", ["retry", "99", "--db", "{db}"], 1, "no run 99"),
     Misuse("retry-a-dry-run", ["retry", "{dry_run}", "--db", "{db}"], 1, "was a dry run", key=False),
@@ -181,7 +173,10 @@ def assert_one_clear_message(result: Result, status: int, says: str, *, report: 
 
 
 @pytest.mark.parametrize("misuse", [pytest.param(m, id=m.id, marks=m.marks) for m in MISUSES])
-def test_a_misuse_is_one_clear_message(misuse: Misuse, world: World, places: dict[str, str]) -> None:
+def test_a_misuse_is_one_clear_message(misuse: Misuse, world: World, places: dict[str, str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in misuse.without:
+        monkeypatch.setitem(sys.modules, module, None)  # `import psycopg` fails, as without the extra
     args = [arg.format(**places) for arg in misuse.args]
     env = {"ATTIO_BASE_URL": BASE_URL, **({"ATTIO_API_KEY": world.app.config.token} if misuse.key else {})}
     result = CliRunner().invoke(cli, args, env=env, obj={"transport": SandboxTransport(world.app)})

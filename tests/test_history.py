@@ -30,8 +30,8 @@ from toolkit.models import EventRecord, Run
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return make_world(tmp_path_factory.mktemp("history-lib"))
+def world(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> World:
+    return make_world(tmp_path_factory.mktemp("history-lib"), module_database_url)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -61,10 +61,10 @@ def test_event_filter_refuses_unknown_statuses() -> None:
         EventFilter(statuses=("failed", "lost"))
 
 
-def test_refusals_of_different_records_at_one_route_group_as_one_problem(tmp_path: Path) -> None:
+def test_refusals_of_different_records_at_one_route_group_as_one_problem(tmp_path: Path, database_url: str) -> None:
     """A group event appends its user to the workspace by PATCH /v2/objects/workspaces/records/<id>:
     two such refusals differ only in the record id, so `history show` lists them as one problem."""
-    world = make_world(tmp_path)
+    world = make_world(tmp_path, database_url)
     world.app.fail_requests(400, method="PATCH", path="/workspaces/records/")
     result = world.sync([group(21, "u4", "ws-3", "initech.com"), group(22, "u5", "ws-4", "umbrella.com")])
     assert result.counts["rejected"] == 2
@@ -87,8 +87,8 @@ def test_problem_groups_count_events_and_keep_the_first_lines(world: World) -> N
         ("invalid", "people.plan", 2), ("failed", "PUT /v2/objects/people/records", 2)]
 
 
-def test_counts_come_from_the_event_rows_when_they_disagree_with_the_run_row(tmp_path: Path) -> None:
-    cache = make_world(tmp_path).cache()
+def test_counts_come_from_the_event_rows_when_they_disagree_with_the_run_row(tmp_path: Path, database_url: str) -> None:
+    cache = make_world(tmp_path, database_url).cache()
     with cache.session() as session:  # as if killed after committing events, before their counts
         run_row = session.get(Run, 1)
         assert run_row is not None
@@ -128,8 +128,8 @@ def test_trace_by_message_id_and_an_ambiguous_or_unknown_prefix(world: World) ->
         trace(cache, "sha256:")  # too short a prefix to mean one line
 
 
-def test_prune_with_a_clock_keeps_recent_runs_and_counts_only_once(tmp_path: Path) -> None:
-    world = make_world(tmp_path)
+def test_prune_with_a_clock_keeps_recent_runs_and_counts_only_once(tmp_path: Path, database_url: str) -> None:
+    world = make_world(tmp_path, database_url)
     cache = world.cache()
     assert prune(cache, timedelta(days=30)).runs == []
     later = utcnow() + timedelta(days=31)

@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from databases import is_postgres
 from sqlmodel import select
 
 import toolkit.history
-from toolkit.cache import Cache, open_cache, utcnow
+from toolkit.cache import Cache, open_cache, storable_text, utcnow
 from toolkit.cli import cli
 from toolkit.errors import ConfigError
 from toolkit.heartbeat import STALE_AFTER_SECONDS, effective_state
@@ -31,12 +32,12 @@ from toolkit.models import EventRecord, RequestRecord, Run
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 
 
-def invoke(db: Path, *args: str) -> Result:
+def invoke(db: Path | str, *args: str) -> Result:
     """`attio-sync ARGS --db DB` through click's runner."""
     return CliRunner().invoke(cli, [*args, "--db", str(db)])
 
 
-def json_of(db: Path, *args: str) -> Any:
+def json_of(db: Path | str, *args: str) -> Any:
     result = invoke(db, *args, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -92,10 +93,10 @@ def test_effective_state_takes_naive_datetimes_as_utc() -> None:
 
 
 @pytest.fixture
-def runs_db(tmp_path: Path) -> tuple[Path, dict[str, int]]:
+def runs_db(database_url: str) -> tuple[str, dict[str, int]]:
     """One run of each kind, started an hour ago (but `new`, started just now)."""
-    db = tmp_path / "runs.db"
-    cache = open_cache(str(db))
+    db = database_url
+    cache = open_cache(db)
     now, hour_ago = utcnow(), utcnow() - timedelta(hours=1)
     ids = {
         "finished": add_run(cache, state="finished", started=hour_ago),
@@ -113,9 +114,9 @@ EXPECTED_STATES = {"finished": "finished", "live": "running", "killed": "interru
                    "old version": "interrupted", "new": "running", "stopped": "interrupted"}
 
 
-def test_list_runs_and_get_run_show_a_stale_running_run_as_interrupted(runs_db: tuple[Path, dict[str, int]]) -> None:
+def test_list_runs_and_get_run_show_a_stale_running_run_as_interrupted(runs_db: tuple[str, dict[str, int]]) -> None:
     db, ids = runs_db
-    cache = open_cache(str(db))
+    cache = open_cache(db)
     runs, _ = list_runs(cache)
     states = {run.id: run.state for run in runs}
     assert {name: states[run_id] for name, run_id in ids.items()} == EXPECTED_STATES
@@ -124,7 +125,7 @@ def test_list_runs_and_get_run_show_a_stale_running_run_as_interrupted(runs_db: 
     cache.close()
 
 
-def test_history_runs_and_show_print_the_effective_state(runs_db: tuple[Path, dict[str, int]]) -> None:
+def test_history_runs_and_show_print_the_effective_state(runs_db: tuple[str, dict[str, int]]) -> None:
     db, ids = runs_db
     data = json_of(db, "history", "runs")
     assert {run["id"]: run["state"] for run in data["runs"]} == {ids[k]: v for k, v in EXPECTED_STATES.items()}
@@ -140,8 +141,8 @@ def test_history_runs_and_show_print_the_effective_state(runs_db: tuple[Path, di
     assert json_of(db, "history", "show", str(ids["old version"]))["run"]["state"] == "interrupted"
 
 
-def test_prune_treats_a_stale_running_run_as_finished_and_spares_a_live_one(tmp_path: Path) -> None:
-    cache = open_cache(str(tmp_path / "prune.db"))
+def test_prune_treats_a_stale_running_run_as_finished_and_spares_a_live_one(database_url: str) -> None:
+    cache = open_cache(database_url)
     now = utcnow()
     long_ago = now - timedelta(days=40)
     finished = add_run(cache, state="finished", started=long_ago, events=2)
@@ -193,14 +194,19 @@ SURROGATE_RAW = '{"type": "identify", "userId": "u\\ud83d", "traits": {"name": "
 class Odd:
     """A database of odd rows: the keys of its events, and what was stored."""
 
-    db: Path
+    db: str
     rows: dict[str, dict[str, Any]]
+
+    def text(self, value: str | None) -> str | None:
+        """A stored text as it reads back: PostgreSQL text cannot hold a NUL, which is kept as
+        its escape (`toolkit.cache.storable_text`); SQLite keeps any text as it is."""
+        return storable_text(value) if value is not None and is_postgres(self.db) else value
 
 
 @pytest.fixture(scope="module")
-def odd(tmp_path_factory: pytest.TempPathFactory) -> Odd:
-    db = tmp_path_factory.mktemp("odd") / "odd.db"
-    cache = open_cache(str(db))
+def odd(module_database_url: str) -> Odd:
+    db = module_database_url
+    cache = open_cache(db)
     run_id = add_run(cache, state="finished")
     rows: dict[str, dict[str, Any]] = {
         QUOTED_KEY: dict(line=1, message_id=QUOTED_KEY, event_type="identify", user_id=None, email=None,
@@ -237,7 +243,8 @@ def test_events_table_and_json_show_odd_rows(odd: Odd) -> None:
     assert set(by_key) == set(odd.rows)
     for key, row in odd.rows.items():
         event = by_key[key]
-        assert (event["reason"], event["raw"], event["user_id"]) == (row["reason"], row["raw"], row["user_id"])
+        expected = (odd.text(row["reason"]), row["raw"], row["user_id"])
+        assert (event["reason"], event["raw"], event["user_id"]) == expected
         assert event["problems"] == (row["problems"] or []) and event["writes"] == (row["writes"] or [])
 
 
@@ -249,7 +256,7 @@ def test_trace_shows_each_odd_row(odd: Odd, key: str) -> None:
     data = json_of(odd.db, "history", "trace", key)
     assert data["message_key"] == key
     (step,) = data["steps"]
-    assert step["event"]["reason"] == odd.rows[key]["reason"]
+    assert step["event"]["reason"] == odd.text(odd.rows[key]["reason"])
 
 
 def test_trace_prints_odd_problems_writes_and_requests(odd: Odd) -> None:
@@ -287,13 +294,13 @@ def test_export_csv_and_jsonl_keep_odd_rows_exactly(odd: Odd, tmp_path: Path) ->
         if fmt == "csv":
             rows = {r["message_key"]: r for r in csv.DictReader(io.StringIO(text, newline=""))}
             for key, row in odd.rows.items():
-                assert (rows[key]["reason"], rows[key]["raw"]) == (row["reason"], row["raw"] or "")
+                assert (rows[key]["reason"], rows[key]["raw"]) == (odd.text(row["reason"]), row["raw"] or "")
                 assert json.loads(rows[key]["problems"]) == (row["problems"] or [])
                 assert json.loads(rows[key]["writes"]) == (row["writes"] or [])
         else:
             exported = {r["message_key"]: r for r in map(json.loads, text.rstrip("\n").split("\n"))}
             for key, row in odd.rows.items():
-                assert (exported[key]["reason"], exported[key]["raw"]) == (row["reason"], row["raw"])
+                assert (exported[key]["reason"], exported[key]["raw"]) == (odd.text(row["reason"]), row["raw"])
                 assert exported[key]["problems"] == (row["problems"] or [])
                 assert exported[key]["writes"] == (row["writes"] or [])
 

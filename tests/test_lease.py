@@ -1,4 +1,5 @@
-"""The send lease: one holder at a time, waiting and refusing, expiry, dead holders, renewal."""
+"""The send lease: one holder at a time, waiting and refusing, expiry, dead holders, renewal; on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
-from toolkit.cache import Cache, utcnow
+from toolkit.cache import Cache, open_cache, utcnow
 from toolkit.errors import LeaseHeldError, LeaseLostError
 from toolkit.lease import LeaseOwner, SendLease, lease_name
 from toolkit.models import Lease
@@ -77,21 +79,17 @@ def test_leases_of_two_workspaces_are_independent(fresh_cache: Cache) -> None:
     assert [lease.owner().holder for lease in (one, two)] == [one.holder, two.holder]  # type: ignore[union-attr]
 
 
-def test_only_one_of_many_racing_processes_gets_the_lease(tmp_path: object) -> None:
-    from pathlib import Path
-
-    db = Path(str(tmp_path)) / "race.db"
-    from toolkit.cache import open_cache
-
-    open_cache(str(db)).close()
-    go, end = Path(str(tmp_path)) / "go", Path(str(tmp_path)) / "end"
+def test_only_one_of_many_racing_processes_gets_the_lease(database_url: str, tmp_path: Path) -> None:
+    db = database_url
+    open_cache(db).close()
+    go, end = tmp_path / "go", tmp_path / "end"
     # Every process tries at the same moment, however slowly it started (a barrier on files),
     # and the winner holds the lease until every other has tried.
     script = (
         "import asyncio, os, sys, time\n"
         "from toolkit.cache import open_cache\n"
         "from toolkit.lease import SendLease, LeaseHeldError\n"
-        f"lease = SendLease(open_cache({str(db)!r}), {NAME!r})\n"
+        f"lease = SendLease(open_cache({db!r}), {NAME!r})\n"
         "print('ready', flush=True)\n"
         f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
         "try:\n"

@@ -16,8 +16,8 @@ from toolkit.retry import select_retry
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    return make_world(tmp_path)
+def world(tmp_path: Path, database_url: str) -> World:
+    return make_world(tmp_path, database_url)
 
 
 def sent_emails(world: World) -> set[str]:

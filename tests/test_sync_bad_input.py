@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from sync_harness import SyncHarness
 
@@ -15,8 +14,8 @@ def good(n: int) -> bytes:
                        "traits": {"email": f"u{n}@example.com"}}).encode()
 
 
-def test_every_broken_line_is_invalid_with_its_line_and_the_run_goes_on(tmp_path: Path) -> None:
-    h = SyncHarness(tmp_path)
+def test_every_broken_line_is_invalid_with_its_line_and_the_run_goes_on(database_url: str) -> None:
+    h = SyncHarness(database_url)
     broken = [
         b"this is not json",
         b'{"type": "identify", "userId": "u1", "traits": {"email": "a@example.com"',  # cut short

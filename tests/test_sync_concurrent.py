@@ -2,7 +2,7 @@
 
 Before the send lease, two runs of the same input re-sent almost every event, and with two
 inputs touching one record the newest value could lose. Real processes, a real loopback
-sandbox, one SQLite file.
+sandbox, one database (a SQLite file, or a PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import sqlite_only
 from sqlmodel import col, select
 
 from toolkit.cache import open_cache
@@ -35,8 +36,8 @@ def served() -> Iterator[tuple[SandboxApp, str]]:
         yield app, url
 
 
-def setup(tmp_path: Path, url: str) -> tuple[dict[str, str], list[str]]:
-    env = {**os.environ, "ATTIO_API_KEY": TOKEN, "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": str(tmp_path / "one.db")}
+def setup(tmp_path: Path, url: str, database: str) -> tuple[dict[str, str], list[str]]:
+    env = {**os.environ, "ATTIO_API_KEY": TOKEN, "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": database}
     subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True,
                    timeout=60)
     (tmp_path / "mapping.toml").write_text(MAPPING)
@@ -60,9 +61,10 @@ def start_both(command: list[str], env: dict[str, str], *inputs: str, wait: str 
                              stderr=subprocess.PIPE, text=True) for source in inputs]
 
 
-def test_two_runs_of_one_input_send_each_event_once(served: tuple[SandboxApp, str], tmp_path: Path) -> None:
+def test_two_runs_of_one_input_send_each_event_once(served: tuple[SandboxApp, str], tmp_path: Path,
+                                                    database_url: str) -> None:
     app, url = served
-    env, command = setup(tmp_path, url)
+    env, command = setup(tmp_path, url, database_url)
     source = write(tmp_path / "events.jsonl",
                    [identify(f"m{n}", n, "Pro", "2026-01-01T00:00:00Z") for n in range(300)])
     app.clear_log()
@@ -84,10 +86,11 @@ def test_two_runs_of_one_input_send_each_event_once(served: tuple[SandboxApp, st
     assert set(sent.values()) == {2} and max(finals.values()) == 1
 
 
+@sqlite_only  # as the next: on PostgreSQL, the lease between processes is the test above's
 def test_two_inputs_touching_one_record_keep_the_newest_value(served: tuple[SandboxApp, str],
-                                                              tmp_path: Path) -> None:
+                                                              tmp_path: Path, database_url: str) -> None:
     app, url = served
-    env, command = setup(tmp_path, url)
+    env, command = setup(tmp_path, url, database_url)
     # Both inputs write the same 100 people; the newer value of each is in the first input for
     # even people and in the second for odd ones, so whichever run goes first, half must be kept.
     first = [identify(f"a{n}", n, "new" if n % 2 == 0 else "old",
@@ -101,10 +104,11 @@ def test_two_inputs_touching_one_record_keep_the_newest_value(served: tuple[Sand
     assert titles == {"new": 100}
 
 
+@sqlite_only
 def test_a_run_that_will_not_wait_is_refused_with_who_holds_the_lease(served: tuple[SandboxApp, str],
-                                                                      tmp_path: Path) -> None:
+                                                                      tmp_path: Path, database_url: str) -> None:
     app, url = served
-    env, command = setup(tmp_path, url)
+    env, command = setup(tmp_path, url, database_url)
     source = write(tmp_path / "events.jsonl",
                    [identify(f"m{n}", n, "Pro", "2026-01-01T00:00:00Z") for n in range(400)])
     slow = subprocess.Popen([*command[:-3], "--write-rate", "40", source], env=env, stdout=subprocess.DEVNULL,

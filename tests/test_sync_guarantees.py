@@ -8,11 +8,12 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, update
+from databases import is_postgres, sqlite_only
+from sqlalchemy import create_engine, delete, event, update
+from sqlalchemy.pool import NullPool
 from sqlmodel import col, func, select
 from sync_harness import SyncHarness
 
@@ -29,8 +30,8 @@ phone_numbers = "$.traits.phone"
 
 
 @pytest.fixture
-def h(tmp_path: Path) -> SyncHarness:
-    return SyncHarness(tmp_path)
+def h(database_url: str) -> SyncHarness:
+    return SyncHarness(database_url)
 
 
 def identify(n: int, at: str, **traits: Any) -> dict[str, Any]:
@@ -77,21 +78,31 @@ def test_event_times_are_compared_as_instants(h: SyncHarness) -> None:
 
 
 class _WriteLock:
-    """Another connection holding the database's write lock, as `history prune` would."""
+    """Another connection holding a lock that keeps the run from recording outcomes, as
+    `history prune` would: SQLite's write lock, or on PostgreSQL a lock on the event table."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, database: str) -> None:
+        self.database = database
         self.held = threading.Event()
         self.release = threading.Event()
         self.thread = threading.Thread(target=self._hold, daemon=True)
 
     def _hold(self) -> None:
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("BEGIN IMMEDIATE")
-        self.held.set()
-        self.release.wait(60)
-        connection.rollback()
-        connection.close()
+        if not is_postgres(self.database):
+            connection = sqlite3.connect(self.database, timeout=30)
+            connection.execute("BEGIN IMMEDIATE")
+            self.held.set()
+            self.release.wait(60)
+            connection.rollback()
+            connection.close()
+            return
+        engine = create_engine(self.database, poolclass=NullPool)
+        with engine.connect() as locking:
+            locking.exec_driver_sql("LOCK TABLE event IN EXCLUSIVE MODE")  # reads go on, writes wait
+            self.held.set()
+            self.release.wait(60)
+            locking.rollback()
+        engine.dispose()
 
     def __enter__(self) -> _WriteLock:
         self.thread.start()
@@ -115,15 +126,25 @@ def stored(h: SyncHarness, run_id: int) -> int:
 
 
 def short_busy_timeout(h: SyncHarness) -> None:
-    """Each commit try waits out SQLite's busy timeout (5 s); 0.1 s keeps these tests short while
-    a lock held for seconds still outlasts many tries."""
-    event.listen(h.cache.engine, "connect", lambda connection, _: connection.execute("PRAGMA busy_timeout=100"))
+    """Each commit try waits out SQLite's busy timeout (PostgreSQL's lock_timeout: 5 s); 0.1 s
+    keeps these tests short while a lock held for seconds still outlasts many tries."""
+
+    def shorten(connection: Any, _: Any) -> None:
+        if not is_postgres(h.database):
+            connection.execute("PRAGMA busy_timeout=100")
+            return
+        connection.autocommit = True  # outside a transaction, so that it lasts
+        connection.execute("SET lock_timeout = '100ms'")
+        connection.autocommit = False
+
+    event.listen(h.cache.engine, "connect", shorten)
     h.cache.engine.dispose()
 
 
-def test_outcomes_survive_a_database_locked_for_seconds(h: SyncHarness, tmp_path: Path) -> None:
+@sqlite_only  # PostgreSQL's lock timeout is the next test's; this one would only take longer
+def test_outcomes_survive_a_database_locked_for_seconds(h: SyncHarness) -> None:
     short_busy_timeout(h)
-    lock = _WriteLock(tmp_path / "sync.db")
+    lock = _WriteLock(h.database)
 
     def lock_for_a_while(counts: dict[str, int]) -> None:
         if sum(counts.values()) == 150 and not lock.thread.is_alive():
@@ -136,9 +157,9 @@ def test_outcomes_survive_a_database_locked_for_seconds(h: SyncHarness, tmp_path
     assert stored(h, result.run_id) == 600
 
 
-def test_outcomes_that_cannot_be_recorded_stop_the_run_and_are_named(h: SyncHarness, tmp_path: Path) -> None:
+def test_outcomes_that_cannot_be_recorded_stop_the_run_and_are_named(h: SyncHarness) -> None:
     short_busy_timeout(h)
-    lock = _WriteLock(tmp_path / "sync.db")
+    lock = _WriteLock(h.database)
 
     def lock_for_good(counts: dict[str, int]) -> None:
         if sum(counts.values()) == 15 and not lock.thread.is_alive():
@@ -213,6 +234,7 @@ def fault_events(count: int, seed: int = 10) -> tuple[list[dict[str, Any]], dict
     return events, {email: title for email, (_, title) in newest.items()}
 
 
+@sqlite_only  # 2,000 events up to eight times: the record state on PostgreSQL is the other tests'
 def test_a_run_under_faults_then_plain_reruns_ends_with_every_newest_value(h: SyncHarness) -> None:
     events, newest = fault_events(2000)
     h.inject(FAULTS, seed=3)

@@ -15,8 +15,8 @@ def good(n: int) -> bytes:
                        "traits": {"email": f"u{n}@example.com", "name": f"Good {n}"}}).encode()
 
 
-def test_poison_lines_end_invalid_with_their_reason_and_the_good_lines_sync(tmp_path: Path) -> None:
-    h = SyncHarness(tmp_path)
+def test_poison_lines_end_invalid_with_their_reason_and_the_good_lines_sync(database_url: str) -> None:
+    h = SyncHarness(database_url)
     poison = {
         b'{"type": "identify", "messageId": "digits", "userId": "ud", "traits": {"email": "d@example.com", '
         b'"seats": ' + b"9" * 5000 + b"}}": "a number with more than 4300 digits",
@@ -45,8 +45,8 @@ def test_poison_lines_end_invalid_with_their_reason_and_the_good_lines_sync(tmp_
         "u0@example.com", "u1@example.com"}
 
 
-def test_message_id_777_does_not_shadow_the_string_777(tmp_path: Path) -> None:
-    h = SyncHarness(tmp_path)
+def test_message_id_777_does_not_shadow_the_string_777(database_url: str) -> None:
+    h = SyncHarness(database_url)
     number = {"type": "identify", "messageId": 777, "userId": "u1", "traits": {"email": "a@example.com"}}
     text = {"type": "identify", "messageId": "777", "userId": "u2", "traits": {"email": "b@example.com"}}
     h.sync([number, text], MAPPING)
@@ -55,8 +55,8 @@ def test_message_id_777_does_not_shadow_the_string_777(tmp_path: Path) -> None:
     assert outcomes[2][0] == "synced"
 
 
-def test_the_newer_instant_wins_whatever_the_offsets_say(tmp_path: Path) -> None:
-    h = SyncHarness(tmp_path)
+def test_the_newer_instant_wins_whatever_the_offsets_say(database_url: str) -> None:
+    h = SyncHarness(database_url)
     newer = {"type": "identify", "messageId": "newer", "userId": "u1", "timestamp": "2026-01-01T06:00:00Z",
              "traits": {"email": "a@example.com", "title": "CEO"}}
     older = {"type": "identify", "messageId": "older", "userId": "u1", "timestamp": "2026-01-01T10:00:00+05:00",
@@ -73,7 +73,7 @@ def test_a_300_mb_line_through_the_command_stays_in_bounded_memory(tmp_path: Pat
     import subprocess
     import sys
 
-    h = SyncHarness(tmp_path)  # pulls the schema into tmp_path/sync.db
+    h = SyncHarness(tmp_path)  # pulls the schema into tmp_path/sync.db (SQLite)
     source = tmp_path / "big.jsonl"
     with source.open("wb") as out:
         out.write(good(0) + b"\n" + b'{"type": "identify", "traits": {"bio": "')

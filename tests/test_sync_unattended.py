@@ -1,14 +1,18 @@
 """A run left alone: a refused key stops it at once, an outage is waited out, nothing is final
-from a condition that will pass (issue 11), against the sandbox."""
+from a condition that will pass (issue 11), against the sandbox.
+
+What these test is the client's breaker and the engine's stopping, the same on any database:
+the slower ones run on SQLite only.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import sqlite_only
 from sqlmodel import col, select
 from sync_harness import SyncHarness
 
@@ -19,8 +23,8 @@ from toolkit.models import EventRecord, Run
 
 
 @pytest.fixture
-def h(tmp_path: Path) -> SyncHarness:
-    return SyncHarness(tmp_path)
+def h(database_url: str) -> SyncHarness:
+    return SyncHarness(database_url)
 
 
 def people(count: int, prefix: str = "p") -> list[dict[str, Any]]:
@@ -36,6 +40,7 @@ def recorded(h: SyncHarness) -> dict[str, str]:
         return {row.message_key: row.status for row in rows}
 
 
+@sqlite_only
 def test_a_refused_key_sends_one_request_and_the_right_key_finishes_the_work(h: SyncHarness) -> None:
     events = people(300)
     with pytest.raises(AuthError):
@@ -71,6 +76,7 @@ def outage_client(**breaker: Any) -> dict[str, Any]:
             "breaker": CircuitBreaker(**{"first_wait": 0.5, "max_wait": 5.0, **breaker})}
 
 
+@sqlite_only  # a minute of waiting for Attio
 def test_a_minute_long_outage_mid_run_is_waited_out_and_every_event_syncs(h: SyncHarness) -> None:
     events = people(2000)
     outage: list[Any] = []
@@ -90,6 +96,7 @@ def test_a_minute_long_outage_mid_run_is_waited_out_and_every_event_syncs(h: Syn
     assert len(h.records("people")) == 2000
 
 
+@sqlite_only
 def test_an_outage_past_the_timeout_stops_the_run_and_a_rerun_finishes_it(h: SyncHarness) -> None:
     events = people(600)
     outage: list[Any] = []
@@ -117,6 +124,7 @@ def test_events_that_fail_for_their_own_reasons_still_end_failed(h: SyncHarness)
     assert recorded(h)["p7"] == "failed"
 
 
+@sqlite_only
 def test_stopping_does_not_hang_on_events_waiting_for_attio(h: SyncHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     # A stop (a signal) while every event waits at the breaker: the run still ends within the
     # drain time, and the waiting events get no outcome.

@@ -14,6 +14,8 @@ each (the statement and its parameters, which may hold emails, are left out).
 from __future__ import annotations
 
 import os
+import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,7 +29,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Engine, event, insert, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, delete, select
 
 from .config import database_url
@@ -52,12 +54,19 @@ from .schema import (
     fields_of,
 )
 
-__all__ = ["Cache", "as_utc", "create_private_file", "load_schema", "open_cache", "upgrade"]
+__all__ = ["Cache", "as_utc", "create_private_file", "load_schema", "open_cache", "storable_text", "upgrade"]
 
 #: Snapshots kept; `schema diff` needs the last two, the rest is history for a user to inspect.
 KEEP_PULLS = 5
 #: What to install for a PostgreSQL database (psycopg 3, SQLAlchemy's `postgresql+psycopg`).
 POSTGRES_EXTRA = "pip install 'attio-sync[postgres]'"
+#: How long a statement waits for another connection's lock before it fails (and the caller
+#: tries again later): SQLite's busy timeout, and PostgreSQL's lock_timeout alike.
+LOCK_TIMEOUT_MS = 5000
+#: A migration waits longer: it must get through, and it runs once.
+MIGRATION_LOCK_TIMEOUT_MS = 60_000
+#: The PostgreSQL advisory lock key that serializes migrations ("attio-sy" in ASCII).
+_MIGRATION_LOCK = 0x617474696F2D7379
 
 _SNAPSHOT_TABLES: tuple[tuple[type[SQLModel], type[Any]], ...] = (
     (CachedObject, ObjectInfo),
@@ -82,6 +91,10 @@ class Cache:
     def __init__(self, engine: Engine, label: str | None = None) -> None:
         self.engine = engine
         self._label = label
+        # PostgreSQL: a lone read needs no transaction around it, and BEGIN and ROLLBACK would
+        # be two more round trips to the server for each of a sync's per-event lookups (3x).
+        self._reads = (engine.execution_options(isolation_level="AUTOCOMMIT")
+                       if engine.dialect.name == "postgresql" else engine)
 
     @property
     def url(self) -> str:
@@ -106,7 +119,7 @@ class Cache:
         several times as much (measured in bench/sync_memory.py).
         """
         try:
-            with self.engine.connect() as connection:
+            with self._reads.connect() as connection:
                 return connection.execute(statement, params).first()
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
@@ -231,10 +244,22 @@ def upgrade(engine: Engine) -> None:
         raise _migration_error(engine, exc) from exc
 
 
+#: alembic's context is global to the process: one migration at a time in it.
+_MIGRATING = threading.Lock()
+
+
 def _migrate(engine: Engine) -> None:
-    """alembic's upgrade to head; at head it reads the version and writes nothing."""
+    """alembic's upgrade to head; at head it reads the version and writes nothing.
+
+    On PostgreSQL, processes that open one database at once (several `serve` receivers
+    starting together) take turns: each upgrade holds a transaction-level advisory lock, so the
+    second finds the schema the first made instead of failing to create it again.
+    """
     config = _alembic_config()
-    with engine.begin() as connection:
+    with _MIGRATING, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT_MS}ms'")
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -249,6 +274,10 @@ def _migration_error(engine: Engine, exc: SQLAlchemyError) -> MigrationError:
     if _is_read_only(exc):
         return MigrationError(f"the database {label} is read-only ({_reason(exc)}), and this command writes: "
                               "give this user write access to it and its folder, or pass --db a writable copy")
+    if engine.dialect.name != "sqlite" and isinstance(exc, DBAPIError) and exc.statement is None:
+        # the driver failed before any statement: no server there, or it refused us
+        return MigrationError(f"cannot connect to the database {label}: {_reason(exc)}; check that the server is "
+                              "running and the URL (--db or ATTIO_SYNC_DB)")
     if "file is not a database" in _reason(exc):
         return MigrationError(f"{label} is not a SQLite database: pass --db the file attio-sync made, or a new "
                               "file name")
@@ -301,7 +330,7 @@ def open_cache(url: str, *, read_only: bool = False) -> Cache:
     url = database_url(url)
     label = _hidden(url)
     try:
-        engine = create_engine(url)
+        engine = create_engine(_with_driver(url))
     except ImportError as exc:
         raise CacheError(_missing_driver(label, exc)) from exc
     except (SQLAlchemyError, ValueError) as exc:
@@ -313,6 +342,9 @@ def open_cache(url: str, *, read_only: bool = False) -> Cache:
         path = _sqlite_file(engine)
         if path is not None:
             create_private_file(path)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_session)
+        event.listen(engine, "before_cursor_execute", _postgres_parameters, retval=True)
     try:
         _migrate(engine)
     except SQLAlchemyError as exc:
@@ -325,6 +357,19 @@ def open_cache(url: str, *, read_only: bool = False) -> Cache:
         engine.dispose()
         raise error from exc
     return Cache(engine)
+
+
+def _with_driver(url: str) -> str | URL:
+    """`url`, with psycopg 3 (the `postgres` extra) as the driver of a PostgreSQL URL that names
+    none: SQLAlchemy's default for ``postgresql://`` is psycopg2, which attio-sync does not
+    install. A URL that names its driver keeps it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # create_engine says what is wrong with it
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return url
 
 
 def _hidden(url: str) -> str:
@@ -452,7 +497,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -461,8 +506,75 @@ def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # SQLite itself refuse any write, whatever the file's permissions.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_MS}")
     cursor.close()
+
+
+def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
+    # The times are `timestamp with time zone`, stored as instants whatever the session's zone;
+    # UTC makes them come back in UTC too (as SQLite's do), whatever the server's TimeZone is.
+    # lock_timeout: a write blocked by another connection's lock fails after as long as SQLite's
+    # busy timeout, and the caller tries again (an audit commit keeps its rows for the next try)
+    # instead of hanging. SET outside a transaction: it lasts for the connection.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+            cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+    finally:
+        dbapi_connection.autocommit = autocommit
+
+
+#: What PostgreSQL text cannot hold: NUL, and a lone surrogate (not encodable in UTF-8).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def storable_text(value: str) -> str:
+    """`value` as PostgreSQL stores it: a NUL or a lone surrogate (which an event may carry, in
+    a user id or a reason quoting it) becomes its JSON escape (``\\u0000``, ``\\ud83d``);
+    anything else is unchanged. SQLite stores any text as it is."""
+    if not _unstorable(value):
+        return value
+    return _UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
+
+
+def _unstorable(value: str) -> bool:
+    if value.isascii():
+        return "\x00" in value
+    return _UNSTORABLE.search(value) is not None
+
+
+def _storable(value: Any) -> Any:
+    return storable_text(value) if isinstance(value, str) else value
+
+
+def _postgres_parameters(_connection: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+                         _executemany: bool) -> tuple[str, Any]:
+    # Every text parameter, in a write or in a lookup alike (so a key with a NUL in it is
+    # found again as it was stored), instead of the whole commit failing on one odd value.
+    # One row is a dict (or a tuple of values); several (executemany) a list of them; a batch
+    # of "insertmanyvalues" comes as one dict, though `executemany` is then True.
+    many = isinstance(parameters, (list, tuple)) and bool(parameters) and isinstance(parameters[0], (dict, list, tuple))
+    rows = parameters if many else [parameters]
+    if not any(_needs_escape(row) for row in rows):
+        return statement, parameters
+    cleaned = [_escaped_row(row) for row in rows]
+    return statement, (type(parameters)(cleaned) if many else cleaned[0])
+
+
+def _values(row: Any) -> Any:
+    return row.values() if isinstance(row, dict) else row if isinstance(row, (list, tuple)) else ()
+
+
+def _needs_escape(row: Any) -> bool:
+    return any(isinstance(item, str) and _unstorable(item) for item in _values(row))
+
+
+def _escaped_row(row: Any) -> Any:
+    if isinstance(row, dict):
+        return {key: _storable(item) for key, item in row.items()}
+    return type(row)(_storable(item) for item in row)
 
 
 def utcnow() -> datetime:

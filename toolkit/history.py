@@ -7,7 +7,7 @@ which drops old per-event detail but keeps every run's summary row, and `export_
 which writes to a stream the caller opened (`export_to_file` opens a file for it safely: never
 the database, never an existing file unless told, and never half-written).
 
-Datetimes come back from SQLite naive; they are UTC (`toolkit.cache.utcnow` wrote them).
+Times come back aware and in UTC from SQLite and PostgreSQL alike (`toolkit.models.Timestamp`).
 A run's state is shown as `toolkit.heartbeat.effective_state` reads it: a `running` row whose
 heartbeat went stale was killed, and is `interrupted`.
 """

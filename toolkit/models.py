@@ -5,14 +5,18 @@ transaction and only then marks itself complete, so readers (which take the newe
 pull) never see half a schema, and `schema diff` can compare the last two snapshots.
 
 The API key is never stored: nothing here has a column for it.
+
+Every time is a `Timestamp`: an instant, aware and in UTC going in and coming out, on every
+database (``timestamp with time zone`` on PostgreSQL, whatever the server's or the session's
+TimeZone; the text of the UTC time on SQLite).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -29,7 +33,30 @@ __all__ = [
     "RequestRecord",
     "Run",
     "SchemaPull",
+    "Timestamp",
 ]
+
+
+class Timestamp(TypeDecorator[datetime]):
+    """The column type of every time: aware UTC in and out, on SQLite as on PostgreSQL.
+
+    A naive time is taken as UTC (what `toolkit.cache.as_utc` does). SQLite stores the UTC
+    time as text without its offset, and gives it back naive: it comes out marked UTC again,
+    so callers never mix naive and aware times.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class SchemaPull(SQLModel, table=True):
@@ -38,8 +65,8 @@ class SchemaPull(SQLModel, table=True):
     __tablename__ = "schema_pull"
 
     id: int | None = Field(default=None, primary_key=True)
-    started_at: datetime
-    finished_at: datetime | None = None
+    started_at: datetime = Field(sa_type=Timestamp)
+    finished_at: datetime | None = Field(default=None, sa_type=Timestamp)
     complete: bool = Field(default=False, index=True)
     base_url: str
     workspace_id: str | None = None
@@ -162,10 +189,11 @@ class Run(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     command: str = "sync"
-    started_at: datetime
-    finished_at: datetime | None = None
+    started_at: datetime = Field(sa_type=Timestamp)
+    finished_at: datetime | None = Field(default=None, sa_type=Timestamp)
     state: str = "running"  # running, finished, interrupted, failed
-    heartbeat_at: datetime | None = None  # renewed while the run goes on; stale means it was killed
+    # renewed while the run goes on; stale means it was killed
+    heartbeat_at: datetime | None = Field(default=None, sa_type=Timestamp)
     input: str = ""
     mapping: str = ""
     dry_run: bool = False
@@ -199,7 +227,7 @@ class EventRecord(SQLModel, table=True):
     problems: Any | None = Field(default=None, sa_column=Column(JSON))
     writes: Any | None = Field(default=None, sa_column=Column(JSON))
     raw: str | None = None
-    finished_at: datetime
+    finished_at: datetime = Field(sa_type=Timestamp)
     seconds: float = 0.0
 
 
@@ -221,7 +249,7 @@ class RequestRecord(SQLModel, table=True):
     execution_id: str | None = None
     latency: float = 0.0
     record_id: str | None = None
-    started_at: datetime
+    started_at: datetime = Field(sa_type=Timestamp)
 
 
 class RecordState(SQLModel, table=True):
@@ -236,7 +264,7 @@ class RecordState(SQLModel, table=True):
     match_key: str = Field(primary_key=True)  # "<matching attribute>=<canonical value>"
     record_id: str | None = None
     attributes: Any | None = Field(default=None, sa_column=Column(JSON))  # slug -> [hash, event time]
-    updated_at: datetime
+    updated_at: datetime = Field(sa_type=Timestamp)
 
 
 class Lease(SQLModel, table=True):
@@ -247,8 +275,8 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True)  # "send <base url> <workspace id>"
     holder: str  # "<host>:<pid>:<random>", unique per process and run
     run_id: int | None = None
-    acquired_at: datetime
-    heartbeat_at: datetime
+    acquired_at: datetime = Field(sa_type=Timestamp)
+    heartbeat_at: datetime = Field(sa_type=Timestamp)
 
 
 # -- the serve inbox: events acknowledged to a sender, waiting for the worker ------------------
@@ -276,6 +304,6 @@ class InboxEvent(SQLModel, table=True):
     event_type: str | None = None
     event: str
     size: int
-    received_at: datetime  # UTC, stored naive
+    received_at: datetime = Field(sa_type=Timestamp)
     run_id: int | None = None
-    done_at: datetime | None = None
+    done_at: datetime | None = Field(default=None, sa_type=Timestamp)
