@@ -196,3 +196,29 @@ def test_sigterm_stops_accepting_finishes_what_is_in_flight_and_the_rest_waits(s
         assert time.monotonic() < deadline, "the queue left at a stop was not sent at the next start"
         time.sleep(0.05)
     assert server.stop() == 0
+
+
+def test_a_standby_stops_at_once_on_sigterm(served: tuple[Any, str], tmp_path: Path) -> None:
+    """A receiver standing by for the send lease has nothing in flight: SIGTERM ends it without
+    waiting out the drain time."""
+    app, url = served
+    db = tmp_path / "standby.db"
+    env = {**os.environ, "ATTIO_API_KEY": "serve-crash-token", "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": str(db)}
+    subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True,
+                   timeout=60)
+    sender, standby = Server(env, free_port()), Server(env, free_port())
+    sender.start()
+    cache = open_cache(str(db))
+    deadline = time.monotonic() + 30
+    while True:  # the first holds the lease before the second starts
+        with cache.engine.connect() as connection:
+            if connection.execute(text("SELECT count(*) FROM lease")).scalar():
+                break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    standby.start()
+    time.sleep(0.5)  # it is waiting for the lease now
+    started = time.monotonic()
+    assert standby.stop() == 0
+    assert time.monotonic() - started < 5
+    assert sender.stop() == 0

@@ -122,6 +122,8 @@ class Sender:
         self._wakeup = asyncio.Event()
         self._rollover = asyncio.Event()
         self._counted: dict[str, int] = {}
+        #: Whether the current run has started (holds the lease); until then a stop cancels it.
+        self._running = False
 
     # -- from the door and the health checks ------------------------------------------------
 
@@ -216,12 +218,21 @@ class Sender:
         self._counted = {}
         client = self.client_factory(self._attempted)
         self.client = client
+        self._running = False
         try:
             async with client:
-                result = await run_sync(
+                sending = asyncio.create_task(run_sync(
                     self.cache, schema, self.mapping, self.events(stop), client=client, command="serve",
                     input=self.label, lease_wait=math.inf, on_wait=self._standing_by, on_start=self._started,
-                    on_progress=self._progress, stop=stop, concurrency=self.concurrency, on_commit=self._committed)
+                    on_progress=self._progress, stop=stop, concurrency=self.concurrency, on_commit=self._committed))
+                await _first(sending, stop.wait(), timeout=None)
+                if not sending.done() and not self._running:
+                    # Stopped while standing by for the lease: nothing is in flight, so no drain.
+                    sending.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sending
+                    return
+                result = await sending
             log.info("run %s ended: %s", result.run_id, _counts(result.counts))
         except LeaseLostError as exc:
             self._set("standing by", f"the send lease was taken over: {exc}")
@@ -231,6 +242,7 @@ class Sender:
             await self._pause(_why(exc), stop)
 
     def _started(self, run_id: int) -> None:
+        self._running = True
         self.state.run_id = run_id
         self._set("sending", "")
         log.info("sending: run %s", run_id)
@@ -317,15 +329,19 @@ class Sender:
 
 
 async def _first(*waits: Any, timeout: float | None) -> None:
-    """Wait until the first of these awaitables is done (or `timeout`, raising TimeoutError)."""
+    """Wait until the first of these awaitables is done (or `timeout`, raising TimeoutError).
+
+    What this made a task of (a coroutine) is cancelled after; a task given goes on.
+    """
     tasks = [asyncio.ensure_future(w) for w in waits]
     try:
         done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             raise TimeoutError
     finally:
-        for task in tasks:
-            task.cancel()
+        for given, task in zip(waits, tasks, strict=True):
+            if task is not given:
+                task.cancel()
 
 
 def _why(exc: BaseException) -> str:
