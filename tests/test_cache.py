@@ -286,3 +286,21 @@ def test_reading_a_current_database_writes_nothing_and_leaves_no_files(tmp_path:
         cache.load_schema()
     cache.close()
     assert (db.read_bytes(), sorted(p.name for p in tmp_path.iterdir())) == before
+
+
+def test_the_head_revision_the_cache_knows_is_alembic_s_head() -> None:
+    """A database at HEAD_REVISION opens without alembic; it must be the newest migration."""
+    from alembic.script import ScriptDirectory
+
+    from toolkit.cache import HEAD_REVISION, _alembic_config
+
+    assert ScriptDirectory.from_config(_alembic_config()).get_heads() == [HEAD_REVISION]
+
+
+def test_opening_a_current_database_does_not_import_alembic(tmp_path: Path) -> None:
+    db = tmp_path / "current.db"
+    open_cache(str(db)).close()  # made and migrated here
+    code = ("import sys; from toolkit.cache import open_cache; open_cache(sys.argv[1]).close(); "
+            "print('alembic' in sys.modules)")
+    found = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"
