@@ -3,6 +3,7 @@ PostgreSQL when `ATTIO_SYNC_TEST_PG` names one: see tests/databases.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,34 @@ def make_sandbox() -> Iterator[MakeSandbox]:
 def sandbox(make_sandbox: MakeSandbox) -> Harness:
     """A sandbox with users, workspaces and deals activated."""
     return make_sandbox()
+
+
+# -- scheduling: the long tests first, one per worker ----------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deal the tests marked `slow` (longest first) to the heads of the parts xdist's worksteal
+    scheduler gives each worker, so each starts at once on a worker of its own and the rest of
+    the suite fills the time beside it, instead of a minute-long test starting last.
+
+    worksteal hands worker k the k-th of n contiguous parts of the collection (sizes as below);
+    every worker collects the same order, as xdist requires.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if workers < 2 or not slow:
+        return
+    slow.sort(key=lambda item: -float(item.get_closest_marker("slow").kwargs.get("seconds", 0)))  # type: ignore[union-attr]
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for number, item in enumerate(slow):
+        shares[number % workers].append(item)
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for k in range(workers):
+        size = left // (workers - k)  # what worksteal sends worker k
+        take = max(0, size - len(shares[k]))
+        ordered += shares[k] + rest[:take]
+        rest = rest[take:]
+        left -= size
+    items[:] = ordered + rest

@@ -81,6 +81,7 @@ class Server:
         return status
 
 
+@pytest.mark.slow(seconds=25)
 def test_killed_servers_lose_no_acknowledged_event_and_send_none_twice(served: tuple[Any, str],
                                                                       tmp_path: Path) -> None:
     from segment.analytics import Client

@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from databases import postgres_only
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -35,6 +36,7 @@ RECEIVERS = 3
 USERS = 150
 
 
+@pytest.mark.slow(seconds=55)
 @postgres_only()
 def test_a_standby_takes_over_when_the_sender_dies(served: tuple[Any, str], database_url: str,  # noqa: F811
                                                    tmp_path: Path) -> None:

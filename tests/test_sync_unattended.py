@@ -76,6 +76,7 @@ def outage_client(**breaker: Any) -> dict[str, Any]:
             "breaker": CircuitBreaker(**{"first_wait": 0.5, "max_wait": 5.0, **breaker})}
 
 
+@pytest.mark.slow(seconds=70)
 @sqlite_only  # a minute of waiting for Attio
 def test_a_minute_long_outage_mid_run_is_waited_out_and_every_event_syncs(h: SyncHarness) -> None:
     events = people(2000)
