@@ -301,6 +301,29 @@ def test_a_dry_run_trims_repeats_as_the_real_run_would(h: SyncHarness) -> None:
     assert real.requests == dry.would_write
 
 
+@pytest.mark.parametrize("cache_size", [2, 10_000])
+def test_a_dry_run_predicts_exactly_the_writes_the_real_run_sends(h: SyncHarness, monkeypatch: pytest.MonkeyPatch,
+                                                                 cache_size: int) -> None:
+    """Whatever the memory cache holds: with 2 entries every record falls out of it between its
+    events, and the dry run must read back what it would have sent (not take it for new)."""
+    import toolkit.state
+
+    monkeypatch.setattr(toolkit.state, "STATE_CACHE", cache_size)
+    events: list[dict[str, object]] = []
+    for round_ in range(3):  # each person again, unchanged, then with a new plan
+        events += [{**identify(n), "messageId": f"same-{round_}-{n}"} for n in range(8)]
+        events += [{**identify(n), "messageId": f"group-{round_}-{n}", "type": "group", "groupId": f"w{n % 3}",
+                    "traits": {"website": f"w{n % 3}.example.com"}} for n in range(8)]
+    events += [identify(n, name=f"Person {n}") for n in range(8)]
+    dry = h.sync(events, dry_run=True, mapping='[[action]]\nkind = "identify-user"\n[action.person_attributes]\n'
+                 'name = "$.traits.name"\n[[action]]\nkind = "group-workspace"\n')
+    real = h.sync(events, mapping='[[action]]\nkind = "identify-user"\n[action.person_attributes]\n'
+                  'name = "$.traits.name"\n[[action]]\nkind = "group-workspace"\n')
+    writes = [e for e in h.app.log if e.method in ("PUT", "PATCH", "POST") and not e.path.endswith("/query")]
+    assert dry.would_write == len(writes) > 0
+    assert dry.counts["synced"] == real.counts["synced"] and dry.counts["unchanged"] == real.counts["unchanged"]
+
+
 def test_state_evicted_from_memory_is_still_used(h: SyncHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     import toolkit.state
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -171,8 +173,11 @@ class RecordStates:
     Args:
         cache: the database.
         base_url: the Attio origin the states belong to.
-        persist: keep changes for the database (False for a dry run, whose states live in
-            memory only and never make a later real run skip a write).
+        persist: keep changes for the database (False for a dry run, whose states never reach
+            the database and never make a later real run skip a write). A dry run's changes that
+            fall out of the memory cache go to a temporary file (`_Spill`) and are read back
+            from it before the database, so its "would write" stays exact at any size in
+            bounded memory.
     """
 
     def __init__(self, cache: Cache, base_url: str, *, persist: bool = True, size: int | None = None) -> None:
@@ -182,6 +187,9 @@ class RecordStates:
         self.size = size or STATE_CACHE
         self._cached: OrderedDict[StateKey, StateEntry | None] = OrderedDict()
         self._dirty: dict[StateKey, StateEntry] = {}
+        #: A dry run's changed states still in memory; spilled when they fall out of it.
+        self._rehearsed: set[StateKey] = set()
+        self._spill: _Spill | None = None
 
     def get(self, key: StateKey) -> StateEntry | None:
         """The state of one record, from memory or the database (None: never written)."""
@@ -190,6 +198,9 @@ class RecordStates:
             return self._cached[key]
         if key in self._dirty:  # changed by this run but evicted: newer than the database
             return self._remember(key, self._dirty[key])
+        if self._spill is not None and (spilled := self._spill.get(key)) is not None:
+            self._rehearsed.add(key)  # a dry run's change, newer than the database
+            return self._remember(key, spilled)
         row = self.cache.first(_STATE, {"base_url": self.base_url, "object_slug": key[0], "match_key": key[1]})
         entry = None
         if row is not None:
@@ -201,6 +212,8 @@ class RecordStates:
         self._remember(key, entry)
         if self.persist:
             self._dirty[key] = entry
+        else:
+            self._rehearsed.add(key)
 
     def pending(self) -> dict[StateKey, StateEntry]:
         """The states changed since the last commit (to write with the outcomes)."""
@@ -216,5 +229,43 @@ class RecordStates:
         self._cached[key] = entry
         self._cached.move_to_end(key)
         while len(self._cached) > self.size:
-            self._cached.popitem(last=False)
+            evicted, state = self._cached.popitem(last=False)
+            if evicted in self._rehearsed and state is not None:
+                self._rehearsed.discard(evicted)
+                self._spill = self._spill or _Spill()
+                self._spill.put(evicted, state)
         return entry
+
+    def close(self) -> None:
+        """Let go of a dry run's spill file (a run calls it when it ends)."""
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+
+class _Spill:
+    """A dry run's record states beyond the memory cache, in a temporary SQLite file (deleted on
+    close): the run's own, apart from the database, which a dry run never writes."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.NamedTemporaryFile(prefix="attio-sync-dry-", suffix=".db")  # noqa: SIM115 - closed in close()
+        self._db = sqlite3.connect(self._file.name, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE state (object TEXT, match TEXT, record_id TEXT, data TEXT, "
+                         "PRIMARY KEY (object, match))")
+
+    def put(self, key: StateKey, entry: StateEntry) -> None:
+        self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?)",
+                         (key[0], key[1], entry.record_id, json.dumps(entry.as_json(), separators=(",", ":"))))
+
+    def get(self, key: StateKey) -> StateEntry | None:
+        row = self._db.execute("SELECT record_id, data FROM state WHERE object = ? AND match = ?", key).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[1])
+        return StateEntry(row[0], dict(data.get("attributes", {})), dict(data.get("items", {})))
+
+    def close(self) -> None:
+        self._db.close()
+        self._file.close()

@@ -135,6 +135,7 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping,
     lease = None if dry_run else SendLease(cache, lease_name(origin, schema.workspace.workspace_id))
     if lease is not None:
         await lease.acquire(wait=lease_wait, on_wait=on_wait)
+    states: RecordStates | None = None
     try:
         run = AuditLog.start_run(cache, command=command, input=input, mapping=mapping.label, dry_run=dry_run,
                                  base_url=origin, parent_run_id=parent_run_id)
@@ -148,6 +149,8 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping,
             with report_attempts_to(engine.record_attempt):
                 return await engine.run(events)
     finally:
+        if states is not None:
+            states.close()
         if lease is not None:
             lease.release()
 
