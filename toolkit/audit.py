@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, or_, update
 from sqlmodel import Session, col, select
 
 from .cache import Cache, utcnow
@@ -43,7 +43,8 @@ def _processed(statuses: Sequence[str]) -> Any:
     it is asked once per input event, on a bare connection (7x cheaper than an ORM session)."""
     return (select(EventRecord.id).join(Run, col(Run.id) == col(EventRecord.run_id))
             .where(col(EventRecord.message_key) == bindparam("message_key"), col(Run.dry_run).is_(False),
-                   col(EventRecord.status).in_(tuple(statuses)), col(Run.id) != bindparam("run_id"))
+                   or_(*(col(EventRecord.status) == status for status in statuses)),
+                   col(Run.id) != bindparam("run_id"))
             .limit(1))
 
 
@@ -111,7 +112,8 @@ class AuditLog:
 
     def already_processed(self, message_key: str) -> bool:
         """Whether a real (not dry) earlier run gave this message one of the done outcomes."""
-        return self.cache.first(self._processed, {"message_key": message_key, "run_id": self.run_id}) is not None
+        return self.cache.first(self._processed, {"message_key": message_key, "run_id": self.run_id},
+                                raw=True) is not None
 
     def in_this_run(self, message_key: str) -> bool:
         """Whether this run has already recorded an outcome for this message.
@@ -121,7 +123,7 @@ class AuditLog:
         """
         if message_key in self._buffered_keys:
             return True
-        return self.cache.first(_IN_RUN, {"message_key": message_key, "run_id": self.run_id}) is not None
+        return self.cache.first(_IN_RUN, {"message_key": message_key, "run_id": self.run_id}, raw=True) is not None
 
     # -- what happens now ------------------------------------------------------------------
 

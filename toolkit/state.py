@@ -201,10 +201,13 @@ class RecordStates:
         if self._spill is not None and (spilled := self._spill.get(key)) is not None:
             self._rehearsed.add(key)  # a dry run's change, newer than the database
             return self._remember(key, spilled)
-        row = self.cache.first(_STATE, {"base_url": self.base_url, "object_slug": key[0], "match_key": key[1]})
+        row = self.cache.first(_STATE, {"base_url": self.base_url, "object_slug": key[0], "match_key": key[1]},
+                               raw=True)
         entry = None
         if row is not None:
             data = row.attributes or {}
+            if isinstance(data, str):  # the driver's JSON: text on SQLite
+                data = json.loads(data)
             entry = StateEntry(row.record_id, dict(data.get("attributes", {})), dict(data.get("items", {})))
         return self._remember(key, entry)
 
