@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync_requests.py
 	$(BIN)/python bench/sync_memory.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/history.py
 
 # A non-editable install in a throw-away venv: proves the migrations ship inside the wheel.
 wheel-check: $(STAMP)

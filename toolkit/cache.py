@@ -49,6 +49,7 @@ from .schema import (
     WorkspaceSchema,
     fields_of,
 )
+from .snapshot import HEAD_REVISION  # the newest migration: there, `attio-sync value` reads it without SQLAlchemy
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -257,9 +258,6 @@ def _info(info_type: type[Any], row: SQLModel) -> Any:
     return info_type(**{name: getattr(row, name) for name in names})
 
 
-#: The newest migration. A database already at it opens without importing alembic (a tenth of a
-#: second at every start); tests/test_cache.py holds it to alembic's own head.
-HEAD_REVISION = "0005"
 
 
 def _alembic_config() -> AlembicConfig:

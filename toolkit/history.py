@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
+import heapq
 import json
 import os
 import re
@@ -29,13 +31,15 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import unquote
 
-from sqlalchemy import delete, func, tuple_
+from sqlalchemy import Row, Text, cast, delete, func
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from .audit import OUTCOMES
 from .cache import Cache, utcnow
 from .errors import ConfigError
 from .heartbeat import effective_state
+from .jsontext import json_list, json_text
 from .models import EventRecord, RequestRecord, Run
 
 __all__ = [
@@ -70,31 +74,15 @@ PROBLEM_STATUSES = ("invalid", "rejected", "failed")
 #: Columns of `history events` and of an export, in order.
 EVENT_COLUMNS = ("run_id", "line", "message_key", "event_type", "user_id", "email", "status", "reason",
                  "finished_at", "seconds")
+#: The keys of an event as JSON (`event_dict`), in order, short and full; an export reads the full ones.
+_SHORT_KEYS = (*EVENT_COLUMNS, "message_id")
+_FULL_KEYS = (*_SHORT_KEYS, "problems", "writes", "raw")
 
 
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat(timespec="seconds")
-
-
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def json_text(value: Any, *, indent: int | None = None) -> str:
-    """`value` as JSON text that any UTF-8 stream takes: other characters as they are, but a
-    lone surrogate (valid JSON input, as in ``"\\ud83d"``, yet not encodable in UTF-8) as its
-    escape, so that it reads back the same."""
-    text = json.dumps(value, ensure_ascii=False, indent=indent, default=str)
-    return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
-
-
-def json_list(value: Any) -> list[Any]:
-    """A stored JSON value (problems, writes) as a list: None is empty, a list is itself, and
-    anything else (a lone object, written by hand or by an older version) one item."""
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 # -- runs ------------------------------------------------------------------------------------
@@ -249,9 +237,10 @@ class RunSummary:
 _RECORD_NAMED = re.compile(r"^(\w+ with \w+ )\S+( .*)$")
 
 
-def _problem_keys(event: EventRecord) -> Iterator[tuple[str, str, str | None]]:
-    """(field, reason, hint) of each problem of an event; one key per distinct problem."""
-    problems = event.problems if isinstance(event.problems, list) else []
+def _problem_keys(problems: Any, event_reason: str) -> Iterator[tuple[str, str, str | None]]:
+    """(field, reason, hint) of each problem of an event (its problems as stored, parsed, and
+    its reason); one key per distinct problem."""
+    problems = problems if isinstance(problems, list) else []
     seen: set[tuple[str, str]] = set()
     for problem in problems:
         if not isinstance(problem, dict):
@@ -268,12 +257,13 @@ def _problem_keys(event: EventRecord) -> Iterator[tuple[str, str, str | None]]:
             seen.add((where, reason))
             hint = problem.get("hint")
             yield where, reason, None if hint is None else str(hint)
-    if not problems and event.reason:
-        match = _RECORD_NAMED.match(event.reason)
-        reason = f"{match.group(1)}...{match.group(2)}" if match else event.reason
+    if not problems and event_reason:
+        match = _RECORD_NAMED.match(event_reason)
+        reason = f"{match.group(1)}...{match.group(2)}" if match else event_reason
         yield "(event)", reason, None
 
 
+@functools.lru_cache(maxsize=4096)  # a run's thousands of failed requests go to a few routes
 def _path_shape(path: str) -> str:
     # /v2/objects/users/records/9f2c.../attributes/... -> /v2/objects/users/records/{id}/...
     return re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27,}", "/{id}", path)
@@ -283,24 +273,60 @@ def problem_groups(cache: Cache, run_id: int, *, top: int = 10, examples: int = 
     """A run's problems grouped by (field, reason), the most common first.
 
     An event with two problems counts in both groups, so the groups may add up to more than
-    the events that had problems.
+    the events that had problems. Each group keeps the first `examples` lines that have its
+    problem, and the hint of the first.
     """
-    groups: dict[tuple[str, str, str], ProblemGroup] = {}
+    # The four columns the groups need, as plain rows in the order the index gives them (a run
+    # of a million events may have a hundred thousand with problems: whole ORM rows in line
+    # order, raw input and writes parsed, took 7 s); each group keeps its first lines itself.
+    # The problems come as JSON text, each text parsed once: events share their problems (one
+    # bad value, one refusal) more often than not.
+    query = (sa_select(col(EventRecord.line), col(EventRecord.id), col(EventRecord.status), col(EventRecord.reason),
+                       cast(col(EventRecord.problems), Text))
+             .where(col(EventRecord.run_id) == run_id, col(EventRecord.status).in_(PROBLEM_STATUSES)))
+    tallies: dict[tuple[str, str, str], _Tally] = {}
+    known: dict[tuple[str | None, str], list[tuple[str, str, str | None]]] = {}
     with cache.session() as session:
-        rows = session.exec(
-            select(EventRecord).where(col(EventRecord.run_id) == run_id,
-                                      col(EventRecord.status).in_(PROBLEM_STATUSES))
-            .order_by(col(EventRecord.line))
-        )
-        for event in rows:
-            for where, reason, hint in _problem_keys(event):
-                group = groups.setdefault((event.status, where, reason),
-                                          ProblemGroup(event.status, where, reason, 0, hint=hint))
-                group.events += 1
-                if len(group.lines) < examples:
-                    group.lines.append(event.line)
-    ordered = sorted(groups.values(), key=lambda g: (-g.events, PROBLEM_STATUSES.index(g.status), g.field))
-    return ordered[:top]
+        rows = session.connection().execution_options(yield_per=2000).execute(query)
+        for line, event_id, status, event_reason, problems in rows:
+            at = (line, event_id or 0)
+            keys = known.get((problems, event_reason))
+            if keys is None:
+                keys = list(_problem_keys(None if problems is None else json.loads(problems), event_reason))
+                if len(known) < _KNOWN_PROBLEMS:
+                    known[problems, event_reason] = keys
+            for where, reason, hint in keys:
+                tally = tallies.get((status, where, reason))
+                if tally is None:
+                    tallies[status, where, reason] = _Tally(at, hint, [-line])
+                    continue
+                tally.events += 1
+                if at < tally.first:
+                    tally.first, tally.hint = at, hint
+                if len(tally.lines) < examples:
+                    heapq.heappush(tally.lines, -line)
+                elif line < -tally.lines[0]:
+                    heapq.heapreplace(tally.lines, -line)
+    # Ties go to the problem met first, as when the rows were read in line order.
+    ordered = sorted(tallies.items(), key=lambda item: (-item[1].events, PROBLEM_STATUSES.index(item[0][0]),
+                                                        item[0][1], item[1].first))
+    return [ProblemGroup(status, where, reason, tally.events, sorted(-line for line in tally.lines)[:examples],
+                         tally.hint) for (status, where, reason), tally in ordered[:top]]
+
+
+#: Distinct problem texts `problem_groups` keeps parsed (at most some megabytes).
+_KNOWN_PROBLEMS = 20_000
+
+
+@dataclass
+class _Tally:
+    """One problem group while a run's rows are counted: where it was first met, its hint
+    then, and (negated, a heap) the smallest lines met so far."""
+
+    first: tuple[int, int]
+    hint: str | None
+    lines: list[int]
+    events: int = 1
 
 
 def _request_dict(request: RequestRecord) -> dict[str, Any]:
@@ -368,14 +394,22 @@ class EventFilter:
         return clauses
 
 
-def event_dict(event: EventRecord, *, full: bool = False) -> dict[str, Any]:
-    """An event row as JSON: the listed columns, and with `full` its problems, writes and input."""
-    row: dict[str, Any] = {name: getattr(event, name) for name in EVENT_COLUMNS}
-    row["finished_at"] = _iso(event.finished_at)
-    row["seconds"] = round(event.seconds, 4)
-    row["message_id"] = event.message_id
+def event_dict(event: EventRecord | Row[Any], *, full: bool = False) -> dict[str, Any]:
+    """An event row as JSON: the listed columns, and with `full` its problems, writes and input.
+
+    `event` is a model, or a plain row of the columns an export reads (`_EXPORTED`, in order).
+    """
+    if isinstance(event, Row):
+        row: dict[str, Any] = dict(zip(_FULL_KEYS, event, strict=True))  # an export makes millions of these
+        if not full:
+            del row["problems"], row["writes"], row["raw"]
+    else:
+        row = {name: getattr(event, name) for name in (_FULL_KEYS if full else _SHORT_KEYS)}
+    row["finished_at"] = _iso(row["finished_at"])
+    row["seconds"] = round(row["seconds"], 4)
     if full:
-        row.update(problems=event.problems or [], writes=event.writes or [], raw=event.raw)
+        row["problems"] = row["problems"] or []
+        row["writes"] = row["writes"] or []
     return row
 
 
@@ -395,23 +429,25 @@ def find_events(cache: Cache, where: EventFilter, *, limit: int | None = 50, off
         return list(session.exec(query))
 
 
-def _iter_events(cache: Cache, where: EventFilter, batch: int = 1000) -> Iterator[EventRecord]:
-    # Keyset paging on (run, line, id) keeps an export of millions of rows in constant memory
-    # and in input order (rows are stored in the order events finished, not in line order).
-    order = tuple_(col(EventRecord.run_id), col(EventRecord.line), col(EventRecord.id))
-    last: tuple[int, int, int] | None = None
-    while True:
-        query = select(EventRecord).where(*where.where())
-        if last is not None:
-            query = query.where(order > tuple_(*last))
-        with cache.session() as session:
-            rows = list(session.exec(query.order_by(col(EventRecord.run_id), col(EventRecord.line),
-                                                    col(EventRecord.id)).limit(batch)))
-        if not rows:
-            return
-        yield from rows
-        tail = rows[-1]
-        last = (tail.run_id, tail.line, tail.id or 0)
+#: What an export reads of each event: every column `event_dict` shows, as plain rows.
+_EXPORTED = tuple(col(getattr(EventRecord, name)) for name in _FULL_KEYS)
+
+
+def _iter_events(cache: Cache, where: EventFilter, batch: int = 2000) -> Iterator[Row[Any]]:
+    """The matching events by run, line and id (rows are stored in the order events finished,
+    not in line order), read by one statement as the caller consumes them.
+
+    One statement, streamed (`batch` rows at a time; a server-side cursor on PostgreSQL), keeps
+    an export of millions of rows in constant memory and linear time, and reads one snapshot.
+    Pages of ``(run_id, line, id) > last`` would each be a new query: one that the database
+    answers from another index (``--status``, ``--email``) sorts every match again for every
+    page, which made a million-event export quadratic.
+    """
+    query = (sa_select(*_EXPORTED).where(*where.where())
+             .order_by(col(EventRecord.run_id), col(EventRecord.line), col(EventRecord.id)))
+    with cache.session() as session:
+        # Core on the session's connection: the ORM's row handling doubled the cost of a row.
+        yield from session.connection().execution_options(yield_per=batch).execute(query)
 
 
 def export_events(cache: Cache, where: EventFilter, stream: IO[str], fmt: Literal["csv", "jsonl"]) -> int:
@@ -421,16 +457,19 @@ def export_events(cache: Cache, where: EventFilter, stream: IO[str], fmt: Litera
     have the same keys with problems and writes as JSON values.
     """
     count = 0
-    writer = None
     if fmt == "csv":
-        writer = csv.DictWriter(stream, fieldnames=[*EVENT_COLUMNS, "message_id", "problems", "writes", "raw"])
-        writer.writeheader()
+        columns = [*EVENT_COLUMNS, "message_id", "problems", "writes", "raw"]
+        writer = csv.writer(stream)
+        writer.writerow(columns)
+        for event in _iter_events(cache, where):
+            row = event_dict(event, full=True)
+            row["problems"], row["writes"] = json_text(row["problems"]), json_text(row["writes"])
+            writer.writerow([row[name] for name in columns])
+            count += 1
+        return count
+    write = stream.write
     for event in _iter_events(cache, where):
-        row = event_dict(event, full=True)
-        if writer is not None:
-            writer.writerow({**row, "problems": json_text(row["problems"]), "writes": json_text(row["writes"])})
-        else:
-            stream.write(json_text(row) + "\n")
+        write(json_text(event_dict(event, full=True)) + "\n")
         count += 1
     return count
 
@@ -582,8 +621,7 @@ def trace(cache: Cache, message: str, *, plan: bool = True) -> Trace:
         # `history events` shows a line's hash key cut short; a unique prefix is enough.
         with cache.session() as session:
             keys = list(session.exec(select(EventRecord.message_key).distinct()
-                                     .where(col(EventRecord.message_key).startswith(message, autoescape=True))
-                                     .limit(2)))
+                                     .where(*_key_prefix(cache, message)).limit(2)))
         if len(keys) > 1:
             raise ConfigError([f"the key prefix {message!r} matches several events: give more of the key "
                                "(`attio-sync history events --json` shows it whole)"])
@@ -595,10 +633,12 @@ def trace(cache: Cache, message: str, *, plan: bool = True) -> Trace:
     key = events[0].message_key
     runs = {r.id: r for r in (get_run(cache, run_id) for run_id in sorted({e.run_id for e in events}))}
     with cache.session() as session:
-        requests = list(session.exec(
-            select(RequestRecord).where(col(RequestRecord.message_key) == key,
-                                        col(RequestRecord.run_id).in_(list(runs)))
-            .order_by(col(RequestRecord.run_id), col(RequestRecord.started_at), col(RequestRecord.id))))
+        # By the message alone, its runs kept here: with the runs in the query too, SQLite read
+        # every request of the run (a million) through the (run_id, ...) index instead.
+        requests = [r for r in session.exec(
+            select(RequestRecord).where(col(RequestRecord.message_key) == key)
+            .order_by(col(RequestRecord.run_id), col(RequestRecord.started_at), col(RequestRecord.id)))
+            if r.run_id in runs]
     steps = [TraceStep(runs[e.run_id], event_dict(e, full=True),
                        [_request_dict(r) for r in requests if r.run_id == e.run_id]) for e in events]
     raw = next((e.raw for e in reversed(events) if e.raw is not None), None)
@@ -610,6 +650,17 @@ def trace(cache: Cache, message: str, *, plan: bool = True) -> Trace:
             parsed = raw  # a broken line is shown as it was read
     planned = _replan(cache, parsed, runs[events[-1].run_id].mapping) if plan and isinstance(parsed, dict) else None
     return Trace(key, parsed, steps, planned)
+
+
+def _key_prefix(cache: Cache, prefix: str) -> list[Any]:
+    """The conditions of a message key that starts with `prefix`. On SQLite also the range of
+    keys between `prefix` and the next string of its length, which text compares as bytes
+    there: the key index is read from the prefix on, not whole (a LIKE alone reads it all)."""
+    clauses = [col(EventRecord.message_key).startswith(prefix, autoescape=True)]
+    if cache.engine.dialect.name == "sqlite" and prefix[-1] < "\x7f":
+        clauses += [col(EventRecord.message_key) >= prefix,
+                    col(EventRecord.message_key) < prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+    return clauses
 
 
 def _replan(cache: Cache, event: dict[str, Any], mapping_label: str) -> dict[str, Any] | None:

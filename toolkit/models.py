@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, TypeDecorator, func
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -213,31 +213,50 @@ class EventRecord(SQLModel, table=True):
     """The one final outcome of one input line in one run, with what is needed to trace and retry it."""
 
     __tablename__ = "event"
+    # What `toolkit.history` asks of a run of a million events (migration 0006): its events in
+    # line order, its counts per outcome; a message by id, an email in any case (an index on
+    # lower(email), below the class), a time.
+    __table_args__ = (
+        Index("ix_event_run_id_line_id", "run_id", "line", "id"),
+        Index("ix_event_run_id_status", "run_id", "status"),
+        # A message in a run (the sync's per-event duplicate checks): without it SQLite reads
+        # the message's run through (run_id, ...) and a run's checks grow with its square.
+        Index("ix_event_message_key_run_id", "message_key", "run_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="run.id", index=True)
+    run_id: int = Field(foreign_key="run.id")
     line: int
-    message_key: str = Field(index=True)  # the messageId, or a hash of the line without one
-    message_id: str | None = None
+    message_key: str  # the messageId, or a hash of the line without one (indexed with run_id, above)
+    message_id: str | None = Field(default=None, index=True)
     event_type: str | None = None
     user_id: str | None = Field(default=None, index=True)
-    email: str | None = Field(default=None, index=True)
+    email: str | None = None
     status: str = Field(index=True)
     reason: str = ""
     problems: Any | None = Field(default=None, sa_column=Column(JSON))
     writes: Any | None = Field(default=None, sa_column=Column(JSON))
     raw: str | None = None
-    finished_at: datetime = Field(sa_type=Timestamp)
+    finished_at: datetime = Field(sa_type=Timestamp, index=True)
     seconds: float = 0.0
+
+
+#: `history events --email` compares emails without case (as Attio does).
+Index("ix_event_email_lower", func.lower(EventRecord.__table__.c.email))  # type: ignore[attr-defined]
 
 
 class RequestRecord(SQLModel, table=True):
     """One HTTP attempt of a run, as the client's `on_attempt` hook reports it."""
 
     __tablename__ = "request"
+    # A run's slowest requests, and its attempts per status (`history show`; migration 0006).
+    __table_args__ = (
+        Index("ix_request_run_id_latency", "run_id", "latency"),
+        Index("ix_request_run_id_status", "run_id", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="run.id", index=True)
+    run_id: int = Field(foreign_key="run.id")
     message_key: str | None = Field(default=None, index=True)
     method: str
     path: str

@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -18,8 +18,10 @@ from rich.json import JSON
 from rich.markup import escape
 from rich.table import Table
 
-from ..audit import OUTCOMES
-from ..history import RunInfo, RunSummary, Trace, TraceStep, json_list, json_text
+from ..jsontext import json_list, json_text
+
+if TYPE_CHECKING:
+    from ..history import RunInfo, RunSummary, Trace, TraceStep
 
 __all__ = ["cell", "console", "echo_json", "outcome_label", "outcome_table", "print_summary", "print_trace", "took",
            "visible", "when"]
@@ -86,6 +88,8 @@ def outcome_label(status: str, dry_run: bool) -> str:
 def outcome_table(counts: Mapping[str, int], dry_run: bool, *, title: str | None = None,
                   total: bool = False) -> Table:
     """A run's events per outcome, every outcome a row (and with `total`, their sum)."""
+    from ..audit import OUTCOMES  # here: `value` prints with this module, and needs no database library
+
     table = Table("outcome", "events", title=title)
     for status in OUTCOMES:
         table.add_row(outcome_label(status, dry_run), str(counts[status]))
@@ -106,6 +110,8 @@ def took(run: RunInfo) -> str:
 
 def print_summary(out: Console, summary: RunSummary) -> None:
     """A run's summary as `history show` (and the demo) print it."""
+    from ..audit import OUTCOMES
+
     run = summary.run
     head = f"[bold]run {run.id}[/] ({cell(run.command)}{', dry run' if run.dry_run else ''}, {run.state})"
     if run.parent_run_id:

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..snapshot import read_newest_schema
 from ..values import ValueOptions, check_value
 from .common import db_option, load_settings, open_settings_cache
 from .render import console
@@ -37,7 +38,11 @@ def value_command(ctx: click.Context, /, target: str, value: str, phone_region: 
       attio-sync value people.phone_numbers "020 7946 0958" --phone-region GB
     """
     settings = load_settings(ctx, database=database)
-    snapshot = open_settings_cache(ctx, settings, read_only=True).load_schema()
+    # Straight from a current SQLite file (no SQLAlchemy: a third of a second less at every
+    # call); any other database, or one that must be created or upgraded, through the cache.
+    snapshot = read_newest_schema(settings.database)
+    if snapshot is None:
+        snapshot = open_settings_cache(ctx, settings, read_only=True).load_schema()
     prepared = check_value(snapshot, target, value,
                            options=ValueOptions(phone_region=phone_region, nulls=nulls))  # type: ignore[arg-type]
     if as_json:
