@@ -42,6 +42,15 @@ def served() -> Iterator[tuple[Any, str]]:
         yield app, url
 
 
+def pulled(url: str, database: str) -> dict[str, str]:
+    """The environment of an attio-sync process on `database` and the sandbox at `url`, whose
+    schema it has pulled."""
+    env = {**os.environ, "ATTIO_API_KEY": "serve-crash-token", "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": database}
+    subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True,
+                   timeout=60)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -88,9 +97,7 @@ def test_killed_servers_lose_no_acknowledged_event_and_send_none_twice(served: t
 
     app, url = served
     db = tmp_path / "serve-crash.db"
-    env = {**os.environ, "ATTIO_API_KEY": "serve-crash-token", "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": str(db)}
-    subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True,
-                   timeout=60)
+    env = pulled(url, str(db))
     port = free_port()
     server = Server(env, port)
     server.start()
@@ -162,9 +169,7 @@ def test_sigterm_stops_accepting_finishes_what_is_in_flight_and_the_rest_waits(s
 
     app, url = served
     db = tmp_path / "serve-term.db"
-    env = {**os.environ, "ATTIO_API_KEY": "serve-crash-token", "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": str(db)}
-    subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True,
-                   timeout=60)
+    env = pulled(url, str(db))
     port = free_port()
     server = Server(env, port)
     server.command[server.command.index("--write-rate") + 1] = "10"  # slow enough to stop mid-queue
@@ -204,9 +209,7 @@ def test_a_standby_stops_at_once_on_sigterm(served: tuple[Any, str], tmp_path: P
     waiting out the drain time."""
     app, url = served
     db = tmp_path / "standby.db"
-    env = {**os.environ, "ATTIO_API_KEY": "serve-crash-token", "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": str(db)}
-    subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True,
-                   timeout=60)
+    env = pulled(url, str(db))
     sender, standby = Server(env, free_port()), Server(env, free_port())
     sender.start()
     cache = open_cache(str(db))

@@ -11,11 +11,8 @@ would look) is taken over once its heartbeat is stale.
 
 from __future__ import annotations
 
-import os
 import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,7 +23,7 @@ import pytest
 from databases import postgres_only
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from test_serve_crash import KEY, Server, free_port, served  # noqa: F401  (the module's sandbox fixture)
+from test_serve_crash import KEY, Server, free_port, pulled, served  # noqa: F401  (the module's sandbox fixture)
 
 from toolkit.cache import as_utc, utcnow
 from toolkit.heartbeat import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS
@@ -43,9 +40,7 @@ def test_a_standby_takes_over_when_the_sender_dies(served: tuple[Any, str], data
     from segment.analytics import Client
 
     app, url = served
-    env = {**os.environ, "ATTIO_API_KEY": "serve-crash-token", "ATTIO_BASE_URL": url, "ATTIO_SYNC_DB": database_url}
-    subprocess.run([sys.executable, "-m", "toolkit", "schema", "pull"], env=env, check=True, capture_output=True,
-                   timeout=60)
+    env = pulled(url, database_url)
     ports = [free_port() for _ in range(RECEIVERS)]
     servers = [Server(env, port) for port in ports]
     for server in servers:

@@ -96,6 +96,12 @@ class _Ticket:
     done: bool = field(default=False)
 
 
+def _queued(row: Any) -> QueuedEvent:
+    """A queued row as the worker reads it (`queued` and `claim` select the same columns)."""
+    return QueuedEvent(id=row.id, message_id=row.message_id, event_type=row.event_type, event=row.event,
+                       received_at=as_utc(row.received_at))
+
+
 def inbox_key(message_id: object) -> str | None:
     """The inbox key of an event whose messageId is `message_id`; None when it has none usable.
 
@@ -255,8 +261,7 @@ class Inbox:
                 rows = connection.execute(self._queued, {"after_id": after_id, "limit": limit}).all()
         except SQLAlchemyError as exc:
             raise self.cache._error(exc) from exc
-        return [QueuedEvent(id=row.id, message_id=row.message_id, event_type=row.event_type, event=row.event,
-                            received_at=as_utc(row.received_at)) for row in rows]
+        return [_queued(row) for row in rows]
 
     def claim(self, run_id: int, limit: int = 1000) -> list[QueuedEvent]:
         """Take up to `limit` queued events for run `run_id`, in arrival (id) order: those no
@@ -272,9 +277,7 @@ class Inbox:
                 rows = connection.execute(self._claim, {"run_id": run_id, "limit": limit}).all()
         except SQLAlchemyError as exc:
             raise self.cache._error(exc) from exc
-        return sorted((QueuedEvent(id=row.id, message_id=row.message_id, event_type=row.event_type,
-                                   event=row.event, received_at=as_utc(row.received_at)) for row in rows),
-                      key=lambda queued: queued.id)
+        return sorted((_queued(row) for row in rows), key=lambda queued: queued.id)
 
     def mark_done(self, connection: Connection | Session, ids: Iterable[int], *, at: datetime | None = None) -> int:
         """Mark queued events done inside the caller's transaction; returns how many changed
