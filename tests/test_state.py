@@ -119,3 +119,41 @@ def test_a_dry_runs_states_are_never_pending(fresh_cache: Cache) -> None:
     states = RecordStates(fresh_cache, "http://attio", persist=False)
     states.put(("people", "k"), StateEntry("(new people k)"))
     assert states.pending() == {} and states.get(("people", "k")) == StateEntry("(new people k)")
+
+
+def _committed_state(cache: Cache, key: tuple[str, str], entry: StateEntry) -> None:
+    """`entry` in the database, as a real run's commit leaves it."""
+    from toolkit.audit import _upsert_state
+    from toolkit.cache import utcnow
+
+    with cache.session() as session:
+        _upsert_state(session, "http://attio", key, entry, utcnow())
+
+
+def test_a_prefetch_reads_a_batch_of_states_and_never_overrides_a_newer_one_in_memory(fresh_cache: Cache) -> None:
+    stored = after_write(None, values={"plan": ["Pro"]}, when=T1, record_id="rec-1")
+    for n in range(3):
+        _committed_state(fresh_cache, ("people", f"k{n}"), stored)
+    states = RecordStates(fresh_cache, "http://attio")
+    newer = after_write(stored, values={"plan": ["Free"]}, when=T2)
+    states.put(("people", "k0"), newer)  # this run's change, not committed yet
+    states.prefetch([("people", "k0"), ("people", "k1"), ("people", "k2"), ("people", "never"), ("users", "k1")])
+    # One query per object brought them in: no lookup is left for `get` to make.
+    fresh_cache.first = None  # type: ignore[method-assign]
+    assert states.get(("people", "k0")) is newer
+    assert states.get(("people", "k1")) == stored and states.get(("people", "k2")) == stored
+    assert states.get(("people", "never")) is None and states.get(("users", "k1")) is None
+
+
+def test_a_dry_runs_prefetch_prefers_what_it_spilled_to_the_database(fresh_cache: Cache) -> None:
+    stored = after_write(None, values={"plan": ["Pro"]}, when=T1, record_id="rec-1")
+    _committed_state(fresh_cache, ("people", "k0"), stored)
+    states = RecordStates(fresh_cache, "http://attio", persist=False, size=1)
+    rehearsed = after_write(stored, values={"plan": ["Free"]}, when=T2)
+    states.put(("people", "k0"), rehearsed)
+    states.get(("people", "other"))  # evicts k0 into the spill file
+    states.prefetch([("people", "k0")])
+    try:
+        assert states.get(("people", "k0")) == rehearsed != stored
+    finally:
+        states.close()

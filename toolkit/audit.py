@@ -15,42 +15,45 @@ outcomes are not recorded. The counts a run reports are the committed ones.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import and_, bindparam, insert, or_, update
 from sqlmodel import Session, col, select
 
 from .cache import Cache, utcnow
 from .errors import CacheError, RecordingError
 from .models import EventRecord, RecordState, RequestRecord, Run
+from .scratch import Scratch
 from .state import RecordStates, StateEntry, StateKey
 
-__all__ = ["FINAL_STATUSES", "OUTCOMES", "AuditLog", "first_problems"]
+__all__ = ["FINAL_STATUSES", "OUTCOMES", "REHEARSAL_RECORDS", "AuditLog", "first_problems"]
 
 #: Every outcome an input line can end in (design.md).
 OUTCOMES = ("synced", "unchanged", "invalid", "rejected", "failed", "duplicate")
 #: Outcomes that mean "processed": the same message in a later run is a duplicate. A `failed`
 #: event is not final: running the same input again retries it.
 FINAL_STATUSES = ("synced", "unchanged", "invalid", "rejected")
+#: What a dry run records line by line: the events that would not go through, with their
+#: problems. The rest (would be synced, unchanged, duplicates) it counts: a rehearsal of a
+#: million events then writes its counts and its problems, not a million rows, whose inserts
+#: (with the indexes `history` needs) cost more than planning the events.
+REHEARSAL_RECORDS = ("invalid", "rejected", "failed")
+#: A dry run commits after this many times `flush_every` events counted without a row (each
+#: commit waits for the disk; what it commits is only counts).
+_COUNTED_PER_FLUSH: Final = 10
 #: How long a run goes on while its outcomes cannot be committed, before it stops.
 PERSIST_TIMEOUT: Final = 60.0
 
 
-def _processed(statuses: Sequence[str]) -> Any:
-    """A real earlier run's outcome in `statuses` for a message, as a statement built once per run:
-    it is asked once per input event, on a bare connection (7x cheaper than an ORM session)."""
-    return (select(EventRecord.id).join(Run, col(Run.id) == col(EventRecord.run_id))
-            .where(col(EventRecord.message_key) == bindparam("message_key"), col(Run.dry_run).is_(False),
-                   or_(*(col(EventRecord.status) == status for status in statuses)),
-                   col(Run.id) != bindparam("run_id"))
-            .limit(1))
-
-
-#: This run's own outcome for a message (a message repeated within one input is a duplicate).
-_IN_RUN = select(EventRecord.id).where(col(EventRecord.message_key) == bindparam("message_key"),
-                                       col(EventRecord.run_id) == bindparam("run_id")).limit(1)
+def _seen(statuses: Sequence[str]) -> Any:
+    """Of a batch of messages, those this run has an outcome for, or a real earlier run gave an
+    outcome in `statuses`: one statement, built once per run, asked once per batch of events."""
+    return (select(EventRecord.message_key).join(Run, col(Run.id) == col(EventRecord.run_id))
+            .where(col(EventRecord.message_key).in_(bindparam("message_keys", expanding=True)),
+                   or_(col(Run.id) == bindparam("run_id"),
+                       and_(col(Run.dry_run).is_(False), or_(*(col(EventRecord.status) == s for s in statuses))))))
 
 
 class AuditLog:
@@ -84,10 +87,14 @@ class AuditLog:
         #: Outcomes and requests the database holds (for the summary).
         self.committed = dict.fromkeys(OUTCOMES, 0)
         self.committed_requests = 0
-        self._processed = _processed(done_statuses)
+        self._seen = _seen(done_statuses)
         self._events: list[dict[str, Any]] = []
         self._requests: list[dict[str, Any]] = []
         self._buffered_keys: set[str] = set()
+        #: A dry run's messages counted without a row: kept in a scratch file once committed,
+        #: so that a repeat is still a duplicate (`seen`).
+        self._counted_keys: list[str] = []
+        self._counted: Scratch | None = None
         self._last_flush = time.monotonic()
         self._failing_since: float | None = None
         self._gave_up: RecordingError | None = None
@@ -110,20 +117,22 @@ class AuditLog:
 
     # -- what came before ------------------------------------------------------------------
 
-    def already_processed(self, message_key: str) -> bool:
-        """Whether a real (not dry) earlier run gave this message one of the done outcomes."""
-        return self.cache.first(self._processed, {"message_key": message_key, "run_id": self.run_id},
-                                raw=True) is not None
+    def seen(self, message_keys: Collection[str]) -> set[str]:
+        """Of `message_keys`, those this run has recorded (committed or not), and those a real
+        (not dry) earlier run gave one of the done outcomes: repeats, `duplicate`.
 
-    def in_this_run(self, message_key: str) -> bool:
-        """Whether this run has already recorded an outcome for this message.
-
-        Only the uncommitted outcomes are held in memory; older ones are looked up by index, so
-        a run over any number of events keeps constant memory.
+        Only the uncommitted outcomes are held in memory; the rest is asked of the database,
+        by index, once per batch of events, so a run over any number of events keeps constant
+        memory.
         """
-        if message_key in self._buffered_keys:
-            return True
-        return self.cache.first(_IN_RUN, {"message_key": message_key, "run_id": self.run_id}, raw=True) is not None
+        found = {key for key in message_keys if key in self._buffered_keys}
+        rest = [key for key in set(message_keys) if key not in found]
+        if rest:
+            rows = self.cache.all(self._seen, {"message_keys": rest, "run_id": self.run_id})
+            found.update(row.message_key for row in rows)
+        if rest and self._counted is not None:
+            found.update(key for (key,) in self._counted.matching("SELECT key FROM seen WHERE key IN ({})", rest))
+        return found
 
     # -- what happens now ------------------------------------------------------------------
 
@@ -137,6 +146,13 @@ class AuditLog:
         """Buffer one outcome; commits when the buffer is full or old enough."""
         self.counts[status] += 1
         self._buffered_keys.add(message_key)
+        if self.run.dry_run and status not in REHEARSAL_RECORDS:
+            if status != "duplicate":
+                self._counted_keys.append(message_key)
+            if (len(self._counted_keys) >= _COUNTED_PER_FLUSH * self.flush_every
+                    or time.monotonic() - self._last_flush >= self.flush_seconds):
+                self.flush()
+            return
         self._events.append({
             "run_id": self.run_id, "line": line, "message_key": message_key, "message_id": message_id,
             "event_type": event_type, "user_id": user_id, "email": email, "status": status, "reason": reason,
@@ -171,8 +187,9 @@ class AuditLog:
         """Commit what is buffered when it has waited `flush_seconds`: a run whose input is
         idle (a live queue) still records its last outcomes promptly. True when nothing is left
         waiting."""
-        if not (self._events or self._requests) or time.monotonic() - self._last_flush < self.flush_seconds:
-            return not (self._events or self._requests)
+        waiting = bool(self._events or self._requests or self._counted_keys)
+        if not waiting or time.monotonic() - self._last_flush < self.flush_seconds:
+            return not waiting
         return self.flush()
 
     def flush_until_committed(self, *, pause: float = 0.5) -> None:
@@ -197,9 +214,7 @@ class AuditLog:
         """Write the buffers, the pending record states and the run's counts in one transaction;
         the buffers are emptied only once it has committed."""
         events, requests, states = self._events, self._requests, self.states.pending()
-        counts = dict(self.committed)
-        for row in events:
-            counts[row["status"]] += 1
+        counts = dict(self.counts)  # every outcome so far is buffered, counted, or committed
         now = utcnow()
         with self.cache.session() as session:
             if events:
@@ -216,7 +231,11 @@ class AuditLog:
         self.committed = counts
         self.committed_requests += len(requests)
         self.states.committed(states)
-        self._events, self._requests, self._buffered_keys = [], [], set()
+        if self._counted_keys:
+            if self._counted is None:
+                self._counted = Scratch("CREATE TABLE seen (key TEXT PRIMARY KEY) WITHOUT ROWID")
+            self._counted.executemany("INSERT OR IGNORE INTO seen VALUES (?)", ((key,) for key in self._counted_keys))
+        self._events, self._requests, self._buffered_keys, self._counted_keys = [], [], set(), []
 
     def unrecorded_lines(self) -> list[int]:
         """Lines whose outcomes are buffered but not committed."""
@@ -242,6 +261,9 @@ class AuditLog:
 
     def close(self, state: str) -> Run:
         """Close the run's row with `state` without committing anything more."""
+        if self._counted is not None:
+            self._counted.close()
+            self._counted = None
         try:
             with self.cache.session() as session:
                 run = session.get(Run, self.run_id)

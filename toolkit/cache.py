@@ -139,6 +139,15 @@ class Cache:
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
 
+    def all(self, statement: Any, params: dict[str, Any]) -> list[Any]:
+        """Every row of a prebuilt read-only statement, run on a bare connection: for the lookups
+        a sync makes once per batch of events (an expanding IN of their keys)."""
+        try:
+            with self._reads.connect() as connection:
+                return list(connection.execute(statement, params).all())
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from exc
+
     def _driver_sql(self, statement: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any]] | None:
         """`statement` as the driver's SQL, with the names of its positional parameters in order
         (None: named) and the values bound when it was built; None for a statement whose SQL

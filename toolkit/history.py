@@ -148,12 +148,14 @@ class RunInfo:
 def _run_info(run: Run, detail: dict[str, int] | None = None, now: datetime | None = None) -> RunInfo:
     assert run.id is not None
     counts = {status: int(getattr(run, status)) for status in OUTCOMES}
-    if detail:  # the event rows are the truth for a run killed between two flushes of its counts
+    # The event rows are the truth for a run killed between two flushes of its counts; but a
+    # dry run has rows only for its problems (`toolkit.audit.REHEARSAL_RECORDS`): its counts.
+    if detail and not run.dry_run:
         counts = {status: detail.get(status, 0) for status in OUTCOMES}
     return RunInfo(id=run.id, command=run.command, state=run_state(run, now or utcnow()), started_at=run.started_at,
                    finished_at=run.finished_at, input=run.input, mapping=run.mapping, dry_run=run.dry_run,
                    parent_run_id=run.parent_run_id, counts=counts, requests=run.requests,
-                   has_detail=bool(detail) or run.events == 0, heartbeat_at=run.heartbeat_at)
+                   has_detail=run.dry_run or bool(detail) or run.events == 0, heartbeat_at=run.heartbeat_at)
 
 
 def _detail_counts(cache: Cache, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import tempfile
 from collections import OrderedDict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from sqlalchemy import bindparam
@@ -40,6 +40,7 @@ from sqlmodel import col, select
 
 from .cache import Cache, as_utc
 from .models import RecordState
+from .scratch import Scratch
 
 __all__ = ["STATE_CACHE", "RecordStates", "StateEntry", "WriteDiff", "after_write", "diff_write", "value_hash"]
 
@@ -50,10 +51,13 @@ STATE_CACHE: Final = 10_000
 StateKey = tuple[str, str]
 
 
+#: `json.dumps(sort_keys=True, ...)` without making an encoder per call (the same text).
+_HASH_TEXT: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def value_hash(forms: Any) -> str:
     """A short stable hash of a write form (what the record state keeps per attribute)."""
-    text = json.dumps(forms, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    return hashlib.sha256(_HASH_TEXT(forms).encode()).hexdigest()[:20]
 
 
 @dataclass
@@ -87,6 +91,8 @@ class WriteDiff:
     appends: dict[str, list[Any]]
     skipped_older: list[str]
     need_assert: bool
+    #: slug -> `value_hash` of the values compared (for `after_write`, so none is hashed twice).
+    hashes: dict[str, str] = field(default_factory=dict)
 
     @property
     def nothing_to_send(self) -> bool:
@@ -104,8 +110,10 @@ def instant(text: str | None) -> datetime | None:
     return as_utc(parsed)
 
 
+@lru_cache(maxsize=256)
 def stamp(when: datetime | None) -> str | None:
-    """An event time as stored: ISO 8601 in UTC, so equal instants are equal text."""
+    """An event time as stored: ISO 8601 in UTC, so equal instants are equal text (remembered
+    for the last few times: an event's writes, and events of one second, share theirs)."""
     return as_utc(when).isoformat() if when is not None else None
 
 
@@ -116,11 +124,13 @@ def diff_write(values: dict[str, list[Any]], appends: dict[str, list[Any]], matc
     when_utc = as_utc(when) if when is not None else None
     changed = {matching_attribute: values[matching_attribute]}
     skipped_older: list[str] = []
+    hashes: dict[str, str] = {}
     for slug, forms in values.items():
         if slug == matching_attribute:
             continue
         previous = entry.attributes.get(slug)
-        if previous and previous[0] is not None and previous[0] == value_hash(forms):
+        hashes[slug] = hashed = value_hash(forms)
+        if previous and previous[0] is not None and previous[0] == hashed:
             continue
         set_at = instant(previous[1]) if previous and entry.record_id else None
         if when_utc is not None and set_at is not None and when_utc < set_at:
@@ -134,26 +144,32 @@ def diff_write(values: dict[str, list[Any]], appends: dict[str, list[Any]], matc
         if fresh:
             new_items[slug] = fresh
     need_assert = entry.record_id is None or len(changed) > 1
-    return WriteDiff(changed if need_assert else {}, new_items, skipped_older, need_assert)
+    return WriteDiff(changed if need_assert else {}, new_items, skipped_older, need_assert, hashes)
 
 
 def after_write(entry: StateEntry | None, *, values: dict[str, list[Any]] | None = None,
                 items: dict[str, list[Any]] | None = None, when: datetime | None = None,
-                record_id: str | None = None, certain: bool = True) -> StateEntry:
+                record_id: str | None = None, certain: bool = True,
+                hashes: dict[str, str] | None = None) -> StateEntry:
     """The state once `values` were asserted and `items` appended (a new entry).
 
     With `certain=False` (the request failed in a way that may have reached Attio) the values
-    are marked unknown and the items are not counted as present.
+    are marked unknown and the items are not counted as present. `hashes`: the values' hashes
+    where already known (`WriteDiff.hashes`).
     """
     new = entry.copy() if entry is not None else StateEntry()
     if record_id:
         new.record_id = record_id
     sent_at = stamp(when)
+    hashes = hashes or {}
     for slug, forms in (values or {}).items():
         previous = new.attributes.get(slug)
-        times = [t for t in (sent_at, previous[1] if previous else None) if t]
-        latest = max(times, key=lambda t: instant(t) or datetime.min.replace(tzinfo=UTC), default=None)
-        new.attributes[slug] = [value_hash(forms) if certain else None, latest]
+        latest = sent_at
+        if previous and previous[1] and previous[1] != sent_at:
+            times = [t for t in (sent_at, previous[1]) if t]
+            latest = max(times, key=lambda t: instant(t) or datetime.min.replace(tzinfo=UTC))
+        hashed = (hashes.get(slug) or value_hash(forms)) if certain else None
+        new.attributes[slug] = [hashed, latest]
     if certain:
         for slug, forms in (items or {}).items():
             present = new.items.setdefault(slug, [])
@@ -165,6 +181,10 @@ def after_write(entry: StateEntry | None, *, values: dict[str, list[Any]] | None
 _STATE = select(RecordState.record_id, RecordState.attributes).where(
     col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug"),
     col(RecordState.match_key) == bindparam("match_key"))
+#: The states of a batch of records of one object (`RecordStates.prefetch`).
+_STATES = select(RecordState.match_key, RecordState.record_id, RecordState.attributes).where(
+    col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug"),
+    col(RecordState.match_key).in_(bindparam("match_keys", expanding=True)))
 
 
 class RecordStates:
@@ -203,13 +223,30 @@ class RecordStates:
             return self._remember(key, spilled)
         row = self.cache.first(_STATE, {"base_url": self.base_url, "object_slug": key[0], "match_key": key[1]},
                                raw=True)
-        entry = None
-        if row is not None:
-            data = row.attributes or {}
-            if isinstance(data, str):  # the driver's JSON: text on SQLite
-                data = json.loads(data)
-            entry = StateEntry(row.record_id, dict(data.get("attributes", {})), dict(data.get("items", {})))
-        return self._remember(key, entry)
+        return self._remember(key, None if row is None else _entry(row.record_id, row.attributes))
+
+    def prefetch(self, keys: Iterable[StateKey]) -> None:
+        """Bring the states of `keys` into memory with one query per object, ahead of the
+        `get`s a batch of events will make (one query per record costs several times more).
+        What memory holds already is left as it is: it may be newer than the database."""
+        wanted: dict[str, set[str]] = {}
+        for key in keys:
+            if key not in self._cached and key not in self._dirty:
+                wanted.setdefault(key[0], set()).add(key[1])
+        for obj, matches in wanted.items():
+            if self._spill is not None:
+                for match, spilled in self._spill.get_many(obj, matches).items():
+                    self._rehearsed.add((obj, match))
+                    self._remember((obj, match), spilled)
+                    matches.discard(match)
+            if not matches:
+                continue
+            rows = self.cache.all(_STATES, {"base_url": self.base_url, "object_slug": obj,
+                                            "match_keys": sorted(matches)})
+            found = {row.match_key: row for row in rows}
+            for match in matches:
+                row = found.get(match)
+                self._remember((obj, match), None if row is None else _entry(row.record_id, row.attributes))
 
     def put(self, key: StateKey, entry: StateEntry) -> None:
         self._remember(key, entry)
@@ -246,29 +283,35 @@ class RecordStates:
             self._spill = None
 
 
+def _entry(record_id: str | None, data: Any) -> StateEntry:
+    """A state as the database holds it: its JSON comes as text on SQLite, parsed on PostgreSQL."""
+    if isinstance(data, str):
+        data = json.loads(data)
+    data = data or {}
+    return StateEntry(record_id, dict(data.get("attributes", {})), dict(data.get("items", {})))
+
+
 class _Spill:
-    """A dry run's record states beyond the memory cache, in a temporary SQLite file (deleted on
-    close): the run's own, apart from the database, which a dry run never writes."""
+    """A dry run's record states beyond the memory cache, in a scratch file (`toolkit.scratch`)."""
 
     def __init__(self) -> None:
-        self._file = tempfile.NamedTemporaryFile(prefix="attio-sync-dry-", suffix=".db")  # noqa: SIM115 - closed in close()
-        self._db = sqlite3.connect(self._file.name, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE state (object TEXT, match TEXT, record_id TEXT, data TEXT, "
-                         "PRIMARY KEY (object, match))")
+        self._scratch = Scratch("CREATE TABLE state (object TEXT, match TEXT, record_id TEXT, data TEXT, "
+                                "PRIMARY KEY (object, match)) WITHOUT ROWID")
 
     def put(self, key: StateKey, entry: StateEntry) -> None:
-        self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?)",
-                         (key[0], key[1], entry.record_id, json.dumps(entry.as_json(), separators=(",", ":"))))
+        self._scratch.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?)",
+                              (key[0], key[1], entry.record_id, json.dumps(entry.as_json(), separators=(",", ":"))))
 
     def get(self, key: StateKey) -> StateEntry | None:
-        row = self._db.execute("SELECT record_id, data FROM state WHERE object = ? AND match = ?", key).fetchone()
-        if row is None:
-            return None
-        data = json.loads(row[1])
-        return StateEntry(row[0], dict(data.get("attributes", {})), dict(data.get("items", {})))
+        row = self._scratch.execute("SELECT record_id, data FROM state WHERE object = ? AND match = ?",
+                                    key).fetchone()
+        return None if row is None else _entry(row[0], row[1])
+
+    def get_many(self, obj: str, matches: Collection[str]) -> dict[str, StateEntry]:
+        """The spilled states of `matches` (records of `obj`) there are."""
+        rows = self._scratch.matching("SELECT match, record_id, data FROM state WHERE object = ? AND match IN ({})",
+                                      list(matches), before=(obj,))
+        return {match: _entry(record_id, data) for match, record_id, data in rows}
 
     def close(self) -> None:
-        self._db.close()
-        self._file.close()
+        self._scratch.close()
