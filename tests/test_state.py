@@ -157,3 +157,18 @@ def test_a_dry_runs_prefetch_prefers_what_it_spilled_to_the_database(fresh_cache
         assert states.get(("people", "k0")) == rehearsed != stored
     finally:
         states.close()
+
+
+def test_value_hashes_stay_what_earlier_versions_stored() -> None:
+    """The record state keeps these hashes across versions: a change would resend every value
+    once. They are sha256 of the canonical JSON text, whichever encoder makes it."""
+    import hashlib
+    import json
+
+    forms = [[{"email_address": "Ada@Example.com"}], [{"value": 3.5}], [{"target_object": "people",
+             "target_record_id": "rec"}], [{"first_name": "Zoë", "last_name": "\\ud83d", "full_name": None}],
+             [{"option": "Pro"}, {"option": "Team"}], [{"value": True}], [{"when": T1}]]
+    for form in forms:
+        text = json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        assert value_hash(form) == hashlib.sha256(text.encode()).hexdigest()[:20]
+    assert value_hash([{"email_address": "a@b.c"}]) == "74891474fc374d73aee0"  # as session 2 stored it

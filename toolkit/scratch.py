@@ -27,6 +27,9 @@ class Scratch:
         self._db = sqlite3.connect(self._file.name, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
+        # No other connection ever opens it: holding the lock spares two lock calls and a
+        # check for a hot journal per statement (a dry run makes one per state it spills).
+        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self._db.executescript(schema)
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:

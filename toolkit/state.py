@@ -39,6 +39,7 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from .cache import Cache, as_utc
+from .jsontext import canonical_json
 from .models import RecordState
 from .scratch import Scratch
 
@@ -51,13 +52,9 @@ STATE_CACHE: Final = 10_000
 StateKey = tuple[str, str]
 
 
-#: `json.dumps(sort_keys=True, ...)` without making an encoder per call (the same text).
-_HASH_TEXT: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
-
-
 def value_hash(forms: Any) -> str:
     """A short stable hash of a write form (what the record state keeps per attribute)."""
-    return hashlib.sha256(_HASH_TEXT(forms).encode()).hexdigest()[:20]
+    return hashlib.sha256(canonical_json(forms).encode()).hexdigest()[:20]
 
 
 @dataclass

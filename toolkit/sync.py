@@ -505,7 +505,7 @@ class _Engine:
                           when: datetime | None) -> dict[str, Any]:
         """Send what one write still needs, noting in the record state what each request did."""
         values = await self._resolve_all(write.values, record_ids)
-        appends = await self._resolve_all(write.appends, record_ids)
+        appends = await self._resolve_all(write.appends, record_ids) if write.appends else {}
         key = write.key
         entry = self.states.get(key)
         diff = diff_write(values, appends, write.matching_attribute, entry, when)

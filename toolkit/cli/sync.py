@@ -153,6 +153,10 @@ def sync_command(ctx: click.Context, /, events: str, mapping_path: str | None, d
         ctx.exit(1)
 
 
+#: How often the progress bar takes in the counts (it redraws ten times a second).
+PROGRESS_SECONDS = 0.1
+
+
 class _Run:
     """One `sync` command's run: its settings, its progress display, and `run_sync` under them."""
 
@@ -189,13 +193,17 @@ class _Run:
         task = progress.add_task("syncing" if not self.dry_run else "dry run", total=lines, counts="", done=0,
                                  rate=0.0)
         started = time.monotonic()
+        shown_at = [0.0]
 
-        def on_progress(counts: dict[str, int]) -> None:
+        def on_progress(counts: dict[str, int], *, last: bool = False) -> None:
             self.counts = counts
+            now = time.monotonic()
+            if now - shown_at[0] < PROGRESS_SECONDS and not last:  # the bar redraws 10 times a second
+                return  # at most: updating it per event cost more than a dry run's event itself
+            shown_at[0] = now
             done = sum(counts.values())
             shown = " ".join(f"{k} {v}" for k, v in counts.items() if v)
-            progress.update(task, completed=done, counts=shown, done=done,
-                            rate=done / max(time.monotonic() - started, 1e-6))
+            progress.update(task, completed=done, counts=shown, done=done, rate=done / max(now - started, 1e-6))
 
         events = read_events(stream, max_line_bytes=self.max_line_bytes)
         stop = asyncio.Event()
@@ -207,9 +215,13 @@ class _Run:
         try:
             with progress, stop_on_signals(stop) as self.stopped:
                 if self.dry_run:
-                    return await run_sync(self.cache, self.schema, self.mapping, events, **options)
-                async with make_client(self.ctx, self.settings) as client:
-                    return await run_sync(self.cache, self.schema, self.mapping, events, client=client, **options)
+                    result = await run_sync(self.cache, self.schema, self.mapping, events, **options)
+                else:
+                    async with make_client(self.ctx, self.settings) as client:
+                        result = await run_sync(self.cache, self.schema, self.mapping, events, client=client,
+                                                **options)
+                on_progress(self.counts, last=True)
+                return result
         finally:
             if reporter is not None:
                 reporter.cancel()
