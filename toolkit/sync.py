@@ -522,7 +522,7 @@ class _Engine:
             # later event for the same record is trimmed as the real run would trim it. A record
             # it would create gets a stand-in id of its own.
             self.would_write += int(diff.need_assert) + int(bool(diff.appends))
-            stand_in = entry.record_id if entry and entry.record_id else f"(new {key[0]} {key[1]})"
+            stand_in = entry.record_id if entry and entry.record_id else _stand_in(key)
             self.states.put(key, after_write(entry, values=diff.values, items=diff.appends, when=when,
                                              record_id=stand_in, hashes=diff.hashes))
             summary["record_id"] = stand_in  # so this event's references resolve as a later one's will
@@ -565,36 +565,51 @@ class _Engine:
         return resolved
 
     async def _lookup(self, ref: Lookup) -> str:
-        """The id of the record a reference names: known locally, found in Attio, or created."""
+        """The id of the record a reference names: known locally, found in Attio, or created.
+
+        A dry run cannot ask Attio: a record it does not know it takes for new, and rehearses
+        what the real run does with one (created, or waited for), so that its would-write
+        matches the real run's on the same input and starting state.
+        """
         entry = self.states.get(ref.key)
         if entry is not None and entry.record_id:
             return entry.record_id
+        if self.client is not None:
+            main = ref.value[0]
+            shorthand = next(iter(main.values())) if isinstance(main, dict) and len(main) == 1 else main
+            found = await self.client.query_records(ref.object, filter={ref.attribute: shorthand}, limit=2)
+            if len(found) > 1:
+                raise _Rejected(f"more than one {ref.describe()} exists in Attio; cannot tell which to link")
+            if found:
+                record_id = str(found[0]["id"]["record_id"])
+                self.states.put(ref.key, after_write(entry, record_id=record_id))
+                return record_id
+        required = {a.api_slug for a in self.schema.attributes_of(ref.object)
+                    if a.is_required and a.is_writable and not a.is_archived}
+        missing = sorted(required - {ref.attribute})
+        if missing:
+            line = self._not_through.get(ref.key)
+            if line is not None:
+                raise _Waits(f"waits for line {line}: {ref.describe()} does not exist in Attio yet, and the "
+                             f"event that creates it did not go through; the same command sends both again")
+            raise _Waits(f"waits for {ref.describe()} to exist: a new one needs {', '.join(missing)} too, which "
+                         f"the reference cannot give; it is sent again by the next run, once the event that "
+                         f"creates it (for a user: its identify) has gone through")
         if self.client is None:
-            return f"({ref.describe()})"
-        main = ref.value[0]
-        shorthand = next(iter(main.values())) if isinstance(main, dict) and len(main) == 1 else main
-        found = await self.client.query_records(ref.object, filter={ref.attribute: shorthand}, limit=2)
-        if len(found) > 1:
-            raise _Rejected(f"more than one {ref.describe()} exists in Attio; cannot tell which to link")
-        if found:
-            record_id = str(found[0]["id"]["record_id"])
+            self.would_write += 1
+            record_id = _stand_in(ref.key)
         else:
-            required = {a.api_slug for a in self.schema.attributes_of(ref.object)
-                        if a.is_required and a.is_writable and not a.is_archived}
-            missing = sorted(required - {ref.attribute})
-            if missing:
-                line = self._not_through.get(ref.key)
-                if line is not None:
-                    raise _Waits(f"waits for line {line}: {ref.describe()} does not exist in Attio yet, and the "
-                                 f"event that creates it did not go through; the same command sends both again")
-                raise _Waits(f"waits for {ref.describe()} to exist: a new one needs {', '.join(missing)} too, which "
-                             f"the reference cannot give; it is sent again by the next run, once the event that "
-                             f"creates it (for a user: its identify) has gone through")
             record = await self.client.assert_record(ref.object, ref.attribute, {ref.attribute: list(ref.value)})
             record_id = str(record["id"]["record_id"])
             _written(record_id)
         self.states.put(ref.key, after_write(entry, record_id=record_id))
         return record_id
+
+
+def _stand_in(key: StateKey) -> str:
+    """What a dry run takes for the id of a record it would create: one per record, whichever
+    write or reference would create it, so that later events refer to it as the real run's do."""
+    return f"(new {key[0]} {key[1]})"
 
 
 def _written(record_id: str | None) -> None:
