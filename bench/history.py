@@ -3,7 +3,7 @@
 For each size a fresh SQLite database is made through the project's own code: `open_cache`
 (every migration), a schema pulled from the sandbox in process, then three runs written as
 bulk inserts into the models' tables (`insert(EventRecord)`, `insert(RequestRecord)`, the rows
-the audit log writes, 20,000 at a time):
+the audit log writes, each event with its `problem_key`, 20,000 at a time):
 
 - run 1, started 40 days ago: 1% of the size (at least 100 events), for `prune` to find;
 - run 2, started 2 days ago: the size itself, with a real sync's mix of outcomes (60% synced,
@@ -27,7 +27,8 @@ the 1,000,000-row export in at most 60 s, linear, and every other command under 
     .venv/bin/python bench/history.py [--sizes 10000,100000,1000000] [--keep DIR]
 
 With --keep the databases stay in DIR (history-N.db) and are used again by the next run with
-the same DIR (opened, and so migrated, before anything is timed).
+the same DIR (opened, and so migrated, before anything is timed: the time an upgrade took is
+printed).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert  # noqa: E402
 
 from toolkit.cache import Cache, open_cache  # noqa: E402
+from toolkit.history import problem_key  # noqa: E402
 from toolkit.models import EventRecord, RequestRecord, Run  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "attio-sync")
@@ -167,7 +169,7 @@ def _rows(rng: random.Random, run_id: int, count: int, started: datetime, *, fir
                  "event_type": "identify", "user_id": f"user-{user}", "email": f"user{user}@example.com",
                  "status": status, "reason": reason, "problems": problems, "writes": writes,
                  "raw": None if status == "duplicate" else raw, "finished_at": finished,
-                 "seconds": rng.uniform(0.01, 0.5)}
+                 "seconds": rng.uniform(0.01, 0.5), "problem_key": problem_key(problems, reason)}
         yield event, [{"run_id": run_id, "message_key": key, "code": None, "message": None, "execution_id": None,
                        "record_id": None, "started_at": finished, **r} for r in requests]
 
@@ -318,7 +320,7 @@ def _hashed_key(path: Path, run_id: int) -> str:
 
 def _net(size: int, seconds: float, report: dict[str, Any]) -> float:
     """Rows per second of an export, less what exporting nothing took."""
-    return size / max(seconds - report["export nothing"], 1e-3)
+    return size / max(seconds - float(report["export nothing"]), 1e-3)
 
 
 def main() -> None:
@@ -337,6 +339,9 @@ def main() -> None:
             started = time.perf_counter()
             if path.exists():
                 open_cache(str(path)).close()  # migrated before anything is timed
+                opened = time.perf_counter() - started
+                if opened > 1:
+                    print(f"{size:>9,} events: upgraded to the newest migration in {opened:.1f}s", flush=True)
                 facts, built = _facts(path), None
             else:
                 facts = build(path, size)

@@ -149,6 +149,21 @@ class World:
         return json.loads(result.stdout)
 
 
+def migrate(cache: Cache, revision: str, *, down: bool = False) -> None:
+    """alembic's upgrade (or downgrade) of the cache's database to `revision`, as
+    `toolkit.cache.upgrade` runs it (an older version's database, for the upgrade's tests)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from toolkit.cache import migrations_path
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_path()))
+    with cache.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
 def make_world(root: Path, database: str | None = None) -> World:
     """A sandbox with the example seed (a `plan` select), a pulled database (`database`, a path
     or URL; by default `audit.db` in `root`), and run 1 done."""

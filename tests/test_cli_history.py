@@ -6,10 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from history_harness import World, make_world
+from history_harness import World, make_world, migrate
+from sqlmodel import col, select
+
+from toolkit.history import AuditFile, open_audit_file
+from toolkit.models import EventRecord
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +246,76 @@ def test_trace_with_a_key_prefix_too_short_says_how_long_it_must_be(world: World
     result = world.invoke("history", "trace", "sha256:0123")
     assert result.exit_code == 1
     assert "give at least 15 characters" in result.output and "Traceback" not in result.output
+
+
+# -- a current SQLite file, read without SQLAlchemy ------------------------------------------------
+
+
+#: Each command that only reads (tables, and JSON where it has it).
+READS = [("history", "runs"), ("history", "runs", "--json"), ("history", "show"), ("history", "show", "1", "--json"),
+         ("history", "events", "--since", "1h"), ("history", "events", "--run", "1", "--status", "failed", "--json"),
+         ("history", "events", "--email", "U2@example.com"), ("history", "trace", "m9"),
+         ("history", "trace", "m3", "--json"), ("history", "export", "--format", "jsonl"),
+         ("history", "export", "--format", "csv", "--status", "invalid"),
+         ("history", "prune", "--older-than", "0s", "--dry-run", "--json")]
+
+_STARTS = """
+import json, sys
+from toolkit.cli import cli
+try:
+    cli.main(sys.argv[1:], prog_name="attio-sync", standalone_mode=False)
+finally:
+    print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+@pytest.fixture(scope="module")
+def sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return make_world(tmp_path_factory.mktemp("history-file"))
+
+
+@pytest.mark.parametrize("args", READS, ids=" ".join)
+def test_reading_a_current_sqlite_file_loads_no_database_library(sqlite_world: World, args: tuple[str, ...]) -> None:
+    """Half a second of every `history` command was importing SQLAlchemy, SQLModel and alembic."""
+    done = subprocess.run([sys.executable, "-c", _STARTS, *args, "--db", sqlite_world.db], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    loaded = {m.partition(".")[0] for m in json.loads(done.stderr.strip().splitlines()[-1])}
+    assert not loaded & {"sqlalchemy", "sqlmodel", "alembic", "pydantic", "httpx"}
+
+
+@pytest.mark.parametrize("args", READS, ids=" ".join)
+def test_a_sqlite_file_reads_the_same_through_the_cache(sqlite_world: World, args: tuple[str, ...],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[AuditFile | None] = []
+
+    def spied(url: str) -> AuditFile | None:
+        opened.append(open_audit_file(url))
+        return opened[-1]
+
+    monkeypatch.setattr("toolkit.cli.history.open_audit_file", spied)
+    plain = sqlite_world.invoke(*args)
+    assert opened and isinstance(opened[0], AuditFile)  # the file was read plainly
+    monkeypatch.setattr("toolkit.cli.history.open_audit_file", lambda _url: None)
+    through = sqlite_world.invoke(*args)
+    assert plain.exit_code == through.exit_code == 0, plain.output + through.output
+    if "prune" in args:  # its cutoff is "now", which moved on
+        assert {**json.loads(plain.stdout), "cutoff": None} == {**json.loads(through.stdout), "cutoff": None}
+    else:
+        assert plain.stdout == through.stdout
+
+
+def test_an_older_database_is_upgraded_and_shows_the_same(tmp_path: Path, database_url: str) -> None:
+    """A database from before the problem keys: read through the cache, which upgrades it (its
+    events get their keys), and `show` groups them as before."""
+    world = make_world(tmp_path, database_url)
+    before = world.json("history", "show", "1")
+    cache = world.cache()
+    migrate(cache, "0006", down=True)
+    cache.close()
+    assert world.json("history", "show", "1") == before
+    cache = world.cache()
+    with cache.session() as session:
+        keys = session.exec(select(EventRecord.problem_key).where(col(EventRecord.status) == "invalid")).all()
+    cache.close()
+    assert len(keys) == 4 and all(keys)

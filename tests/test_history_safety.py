@@ -11,6 +11,7 @@ import io
 import json
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -398,14 +399,15 @@ class Boom(Exception):
 @pytest.mark.parametrize("existing", [False, True])
 def test_an_export_stopped_half_way_leaves_the_target_as_it_was_and_no_temporary_file(
         small: Path, monkeypatch: pytest.MonkeyPatch, failure: type[BaseException], existing: bool) -> None:
-    real = toolkit.history.event_dict
+    real = toolkit.history._iter_events
 
-    def fail_on_the_second_row(event: EventRecord, *, full: bool = False) -> dict[str, Any]:
-        if event.line == 2:
-            raise failure()
-        return real(event, full=full)
+    def fail_on_the_second_row(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        for event in real(*args, **kwargs):
+            if event["line"] == 2:
+                raise failure()
+            yield event
 
-    monkeypatch.setattr(toolkit.history, "event_dict", fail_on_the_second_row)
+    monkeypatch.setattr(toolkit.history, "_iter_events", fail_on_the_second_row)
     out = small.parent / "out.csv"
     if existing:
         out.write_text("the previous export\n")

@@ -24,14 +24,13 @@ from sqlmodel import Session, col, select
 
 from .cache import Cache, utcnow
 from .errors import CacheError, RecordingError
+from .history import OUTCOMES, PROBLEM_STATUSES, problem_key
 from .models import EventRecord, RecordState, RequestRecord, Run
 from .scratch import Scratch
 from .state import RecordStates, StateEntry, StateKey
 
 __all__ = ["FINAL_STATUSES", "OUTCOMES", "REHEARSAL_RECORDS", "AuditLog", "first_problems"]
 
-#: Every outcome an input line can end in (design.md).
-OUTCOMES = ("synced", "unchanged", "invalid", "rejected", "failed", "duplicate")
 #: Outcomes that mean "processed": the same message in a later run is a duplicate. A `failed`
 #: event is not final: running the same input again retries it.
 FINAL_STATUSES = ("synced", "unchanged", "invalid", "rejected")
@@ -39,7 +38,7 @@ FINAL_STATUSES = ("synced", "unchanged", "invalid", "rejected")
 #: problems. The rest (would be synced, unchanged, duplicates) it counts: a rehearsal of a
 #: million events then writes its counts and its problems, not a million rows, whose inserts
 #: (with the indexes `history` needs) cost more than planning the events.
-REHEARSAL_RECORDS = ("invalid", "rejected", "failed")
+REHEARSAL_RECORDS = PROBLEM_STATUSES
 #: A dry run commits after this many times `flush_every` events counted without a row (each
 #: commit waits for the disk; what it commits is only counts).
 _COUNTED_PER_FLUSH: Final = 10
@@ -157,6 +156,8 @@ class AuditLog:
             "run_id": self.run_id, "line": line, "message_key": message_key, "message_id": message_id,
             "event_type": event_type, "user_id": user_id, "email": email, "status": status, "reason": reason,
             "problems": problems, "writes": writes, "raw": raw, "finished_at": utcnow(), "seconds": seconds,
+            # how `history show` groups it: counted by index at a million events, not parsed
+            "problem_key": problem_key(problems, reason) if status in PROBLEM_STATUSES else None,
         })
         if len(self._events) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()

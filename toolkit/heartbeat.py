@@ -9,9 +9,7 @@ Datetimes may be naive (SQLite gives them back so) or aware; naive ones are take
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from .cache import as_utc
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "effective_state", "is_stale"]
 
@@ -30,7 +28,13 @@ def is_stale(heartbeat_at: datetime | None, now: datetime) -> bool:
     """
     if heartbeat_at is None:
         return True
-    return as_utc(now) - as_utc(heartbeat_at) > timedelta(seconds=STALE_AFTER_SECONDS)
+    return _utc(now) - _utc(heartbeat_at) > timedelta(seconds=STALE_AFTER_SECONDS)
+
+
+def _utc(value: datetime) -> datetime:
+    # `toolkit.cache.as_utc`, without importing the cache: `history` reads a SQLite file without
+    # SQLAlchemy (`toolkit.history.open_audit_file`), and shows states through this module.
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def effective_state(state: str, heartbeat_at: datetime | None, now: datetime) -> str:

@@ -213,12 +213,14 @@ class EventRecord(SQLModel, table=True):
     """The one final outcome of one input line in one run, with what is needed to trace and retry it."""
 
     __tablename__ = "event"
-    # What `toolkit.history` asks of a run of a million events (migration 0006): its events in
-    # line order, its counts per outcome; a message by id, an email in any case (an index on
-    # lower(email), below the class), a time.
+    # What `toolkit.history` asks of a run of a million events (migrations 0006 and 0007): its
+    # events in line order; its counts per outcome, and per outcome and problem key (`history
+    # show`); a message by id, an email in any case (an index on lower(email), below the class);
+    # the events since a time, in order.
     __table_args__ = (
         Index("ix_event_run_id_line_id", "run_id", "line", "id"),
-        Index("ix_event_run_id_status", "run_id", "status"),
+        Index("ix_event_run_id_status_problem_key", "run_id", "status", "problem_key", "line", "id"),
+        Index("ix_event_finished_at_run_id_line_id", "finished_at", "run_id", "line", "id"),
         # A message in a run (the sync's per-event duplicate checks): without it SQLite reads
         # the message's run through (run_id, ...) and a run's checks grow with its square.
         Index("ix_event_message_key_run_id", "message_key", "run_id"),
@@ -237,8 +239,11 @@ class EventRecord(SQLModel, table=True):
     problems: Any | None = Field(default=None, sa_column=Column(JSON))
     writes: Any | None = Field(default=None, sa_column=Column(JSON))
     raw: str | None = None
-    finished_at: datetime = Field(sa_type=Timestamp, index=True)
+    finished_at: datetime = Field(sa_type=Timestamp)  # indexed with run_id, line and id (above)
     seconds: float = 0.0
+    # Which problems the outcome has, as `history show` groups them: `toolkit.history.problem_key`
+    # (None for an outcome without any, and for rows recorded before migration 0007).
+    problem_key: str | None = Field(default=None, max_length=32)
 
 
 #: `history events --email` compares emails without case (as Attio does).

@@ -26,7 +26,7 @@ __all__ = ["HEAD_REVISION", "read_newest_schema"]
 #: The newest migration. A database already at it opens without importing alembic (a tenth of a
 #: second at every start), and `read_newest_schema` reads only a database at it;
 #: tests/test_cache.py holds it to alembic's own head.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 #: Each snapshot table (`toolkit.models`) and the dataclass its rows become, in the order of
 #: `WorkspaceSchema`'s fields; a row's columns are the dataclass's fields, plus `pull_id` and `seq`.

@@ -2,6 +2,8 @@
 
 The questions are answered by `toolkit.history`; here are the options, rich tables on a
 terminal (through a pager when a list is longer than the screen), and `--json` for machines.
+A command that only reads a current SQLite file reads it without SQLAlchemy
+(`toolkit.history.open_audit_file`): its start was most of its time.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..audit import OUTCOMES
 from ..errors import ConfigError
 from ..history import (
+    OUTCOMES,
+    Database,
     EventFilter,
     count_events,
     event_dict,
@@ -28,6 +31,7 @@ from ..history import (
     find_events,
     json_list,
     list_runs,
+    open_audit_file,
     parse_age,
     parse_since,
     prune,
@@ -51,9 +55,20 @@ def _paged(rows: int) -> Iterator[Console]:
         yield out
 
 
-def _cache(ctx: click.Context, database: str | None, *, read_only: bool = True) -> Any:
-    """The database; `read_only` unless the command writes to it (see `toolkit.cache.open_cache`)."""
-    return open_settings_cache(ctx, load_settings(ctx, database=database), read_only=read_only)
+def _database(ctx: click.Context, database: str | None, *, read_only: bool = True) -> Database:
+    """The database, closed with the command; `read_only` unless the command writes to it.
+
+    A command that reads a SQLite file at the newest migration reads it with sqlite3 alone;
+    anything else (another database, a file to create or upgrade, one this user may only
+    read) goes through `toolkit.cache.open_cache`, which opens it or says what is wrong.
+    """
+    settings = load_settings(ctx, database=database)
+    if read_only:
+        audit = open_audit_file(settings.database)
+        if audit is not None:
+            ctx.call_on_close(audit.close)
+            return audit
+    return open_settings_cache(ctx, settings, read_only=read_only)
 
 
 def _short(path: str, width: int = 36) -> str:
@@ -93,7 +108,7 @@ def history() -> None:
 @click.pass_context
 def history_runs(ctx: click.Context, /, limit: int, offset: int, database: str | None, as_json: bool) -> None:
     """List runs, newest first: start, duration, input, mapping, and events per outcome."""
-    runs, total = list_runs(_cache(ctx, database), limit=limit, offset=offset)
+    runs, total = list_runs(_database(ctx, database), limit=limit, offset=offset)
     if as_json:
         echo_json({"total": total, "offset": offset, "limit": limit, "runs": [r.as_dict() for r in runs]})
         return
@@ -124,7 +139,7 @@ def history_runs(ctx: click.Context, /, limit: int, offset: int, database: str |
 def history_show(ctx: click.Context, /, run_id: int | None, top: int, database: str | None, as_json: bool) -> None:
     """One RUN's summary (the newest run's by default): counts, its most common problems
     grouped by field and reason, and its slowest requests."""
-    summary = run_summary(_cache(ctx, database), run_id, top=top)
+    summary = run_summary(_database(ctx, database), run_id, top=top)
     if as_json:
         echo_json(summary.as_dict())
         return
@@ -180,10 +195,10 @@ def history_events(ctx: click.Context, /, run_id: int | None, status: str | None
       attio-sync history events --email ada@example.com --json
       attio-sync history events --since 2h --limit 200
     """
-    cache = _cache(ctx, database)
+    db = _database(ctx, database)
     where = _event_filter(run_id, status, user_id, email, since)
-    total = count_events(cache, where)
-    events = find_events(cache, where, limit=limit, offset=offset)
+    total = count_events(db, where)
+    events = find_events(db, where, limit=limit, offset=offset)
     if as_json:
         echo_json({"total": total, "offset": offset, "limit": limit,
                     "events": [event_dict(e, full=True) for e in events]})
@@ -209,7 +224,7 @@ def history_trace(ctx: click.Context, /, message_id: str, database: str | None, 
     MESSAGE_ID is the event's messageId, or the key `history events` shows for an event
     without one (sha256:...).
     """
-    found = trace(_cache(ctx, database), message_id)
+    found = trace(_database(ctx, database), message_id)
     if as_json:
         echo_json(found.as_dict())
         return
@@ -238,12 +253,12 @@ def history_export(ctx: click.Context, /, run_id: int | None, status: str | None
       attio-sync history export --run 3 --status rejected --format csv --output rejected.csv
       attio-sync history export --format jsonl | jq .reason
     """
-    cache = _cache(ctx, database)
+    db = _database(ctx, database)
     where = _event_filter(run_id, status, user_id, email, since)
     if output is None:
-        export_events(cache, where, sys.stdout, fmt)  # type: ignore[arg-type]
+        export_events(db, where, sys.stdout, fmt)  # type: ignore[arg-type]
         return
-    count = export_to_file(cache, where, output, fmt, force=force)  # type: ignore[arg-type]
+    count = export_to_file(db, where, output, fmt, force=force)  # type: ignore[arg-type]
     click.echo(f"wrote {count} events to {output}", err=True)
 
 
@@ -261,7 +276,7 @@ def history_prune(ctx: click.Context, /, older_than: timedelta, dry_run: bool, d
     A pruned run can no longer be traced or retried, and its messages no longer count as
     processed (sent again, they are not duplicates; values already sent stay unchanged).
     """
-    result = prune(_cache(ctx, database, read_only=dry_run), older_than, dry_run=dry_run)
+    result = prune(_database(ctx, database, read_only=dry_run), older_than, dry_run=dry_run)
     if as_json:
         echo_json(result.as_dict())
         return

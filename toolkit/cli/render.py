@@ -88,7 +88,7 @@ def outcome_label(status: str, dry_run: bool) -> str:
 def outcome_table(counts: Mapping[str, int], dry_run: bool, *, title: str | None = None,
                   total: bool = False) -> Table:
     """A run's events per outcome, every outcome a row (and with `total`, their sum)."""
-    from ..audit import OUTCOMES  # here: `value` prints with this module, and needs no database library
+    from ..history import OUTCOMES  # here: `value` prints with this module, and needs no database library
 
     table = Table("outcome", "events", title=title)
     for status in OUTCOMES:
@@ -110,7 +110,7 @@ def took(run: RunInfo) -> str:
 
 def print_summary(out: Console, summary: RunSummary) -> None:
     """A run's summary as `history show` (and the demo) print it."""
-    from ..audit import OUTCOMES
+    from ..history import OUTCOMES  # not the audit's: `history show` reads without a database library
 
     run = summary.run
     head = f"[bold]run {run.id}[/] ({cell(run.command)}{', dry run' if run.dry_run else ''}, {run.state})"
