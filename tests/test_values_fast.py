@@ -30,6 +30,8 @@ CANONICAL = [
     ("people.is_vip", False, [{"value": False}]),
     ("people.birthday", "2024-02-29", [{"value": "2024-02-29"}]),
     ("people.email_addresses", "ada@example.com", [{"email_address": "ada@example.com"}]),
+    ("people.phone_numbers", "+442071234567", [{"original_phone_number": "+442071234567", "country_code": "GB"}]),
+    ("people.name", "Bloggs, Joe", [{"first_name": "Joe", "last_name": "Bloggs", "full_name": "Joe Bloggs"}]),
     ("users.plan", "Pro", [{"option": "Pro"}]),
     ("deals.stage", "Lead", [{"status": "Lead"}]),
 ]

@@ -14,17 +14,20 @@ Attio's assert replaces them (api-notes 5.2).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from .actions import Action, Fill, Target
+from .jsontext import canonical_json
 from .mapping import EventMapping
-from .schema import WorkspaceSchema
-from .sources import Source
+from .schema import AttributeInfo, WorkspaceSchema
+from .sources import MISSING
 from .values import Prepared, ValueOptions, comparison_form, prepare
+from .values.core import FastPath, fast_path
 from .values.references import shorthand_attribute
 from .values.result import preview
 
@@ -33,7 +36,12 @@ __all__ = ["TIME_KEYS", "EventPlan", "EventTimeError", "FromWrite", "Lookup", "W
 def match_key(write_form: list[Any]) -> str:
     """The canonical text of a matching value: values Attio takes as equal (emails of any case),
     equal keys."""
-    return json.dumps(comparison_form(write_form), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = canonical_json(write_form)
+    # `comparison_form` only lower-cases email addresses: a text with none, or with nothing
+    # to lower-case, is already the key (most are: user ids, domains, typed-lower emails).
+    if '"email_address":' not in text or text == text.lower():
+        return text
+    return canonical_json(comparison_form(write_form))
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,9 @@ class Lookup:
     attribute: str
     value: tuple[Any, ...]
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str]:
+        """The record state's key of the record referred to (made once: the sync asks often)."""
         return (self.object, f"{self.attribute}={match_key(list(self.value))}")
 
     def describe(self) -> str:
@@ -71,8 +80,9 @@ class Write:
     appends: dict[str, list[Any]] = field(default_factory=dict)
     action: str = ""
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str]:
+        """The record state's key of the record written (made once, when the plan is complete)."""
         return (self.object, f"{self.matching_attribute}={match_key(self.values[self.matching_attribute])}")
 
     def lookups(self) -> Iterable[Lookup]:
@@ -145,6 +155,151 @@ def _utc_time(key: str, value: Any) -> datetime:
         raise EventTimeError(key, value, f"outside the years 1 to 9999 in UTC: {preview(value)!r}") from None
 
 
+# -- what planning needs that depends only on the mapping and the schema -------------------------
+#
+# Worked out once per mapping and schema (both immutable) and kept while both live: each
+# action's targets, the attribute each mapped value goes to with its fast path (see
+# `toolkit.values.core.FAST`), a reader per source, the value options, the links and which
+# attributes are multiselect. Planning an event then reads and checks its values, and little else.
+
+
+@dataclass(frozen=True)
+class _Value:
+    """Where one value goes: the attribute (None when the schema has none), and its fast path."""
+
+    obj: str
+    slug: str
+    label: str
+    attribute: AttributeInfo | None
+    fast: FastPath | None = None
+    index: Any = None
+
+    @classmethod
+    def of(cls, obj: str, slug: str, schema: WorkspaceSchema) -> _Value:
+        attribute = schema.find_attribute(obj, slug)
+        try:
+            found = fast_path(attribute, schema) if attribute is not None else None
+        except Exception:  # an attribute no value can be prepared for: `prepare` raises, per value, as ever
+            found = None
+        if found is None:
+            return cls(obj, slug, f"{obj}.{slug}", attribute)
+        return cls(obj, slug, f"{obj}.{slug}", attribute, found[0], found[1])
+
+
+@dataclass(frozen=True)
+class _FillPlan:
+    """An attribute the action fills itself on a target from the event (see `_Planner.fill`)."""
+
+    fill: Fill
+    get: Callable[[Any], Any]
+    value: _Value | None  # None for a link to an object without a shorthand attribute
+
+
+@dataclass(frozen=True)
+class _TargetPlan:
+    """One target of an action."""
+
+    target: Target
+    mapped: tuple[tuple[_Value, Callable[[Any], Any]], ...]
+    fills: tuple[_FillPlan, ...]  # but the links to records of this event, which are:
+    links: tuple[tuple[str, int, str], ...]  # (slug, position of the linked target, its object)
+    matching: str  # for a target matched on a mapped attribute, that attribute's slug
+    appendable: frozenset[str]  # the multiselect attributes it may write, but the matching one
+
+
+class _ActionPlan:
+    """One action of the mapping, against one schema (which it does not keep: see `_PlanCache`)."""
+
+    def __init__(self, action: Action, schema: WorkspaceSchema) -> None:
+        self.action = action
+        self.name = action.name
+        targets = action.targets()
+        self.targets = targets
+        self.options: ValueOptions | None
+        try:
+            self.options = ValueOptions(phone_region=action.options.phone_region, nulls=action.options.nulls)
+        except Exception:  # options no mapping file can say: raised where a value is prepared, as ever
+            self.options = None
+        self.append = action.options.multiselect == "append"
+        self.required: tuple[tuple[str, str, Callable[[Any], Any], _Value], ...] = tuple(
+            (t.matching_field, getattr(action, t.matching_field).describe(), getattr(action, t.matching_field).getter(),
+             _Value.of(t.object, t.matching, schema))
+            for t in targets if t.matching_field is not None
+        )
+        self.plans = tuple(self._target(target, schema) for target in targets)
+
+    def _target(self, target: Target, schema: WorkspaceSchema) -> _TargetPlan:
+        mapped = tuple((_Value.of(target.object, slug, schema), source.getter())
+                       for slug, source in target.attributes.items())
+        fills, links = [], []
+        for fill in target.fills:
+            position = next((n for n, t in enumerate(self.targets) if t.object == fill.links_to), None)
+            if position is not None:  # a link to a record this action asserts: made once the writes are
+                links.append((fill.slug, position, self.targets[position].object))
+                continue
+            value: _Value | None = None
+            if fill.links_to is None:
+                value = _Value.of(target.object, fill.slug, schema)
+            elif (shorthand := shorthand_attribute(fill.links_to)) is not None:
+                value = _Value.of(fill.links_to, shorthand, schema)
+            fills.append(_FillPlan(fill, getattr(self.action, fill.field).getter(), value))
+        if target.matching_field is not None:
+            matching = target.matching
+        else:
+            attribute = schema.find_attribute(target.object, target.matching)
+            matching = attribute.api_slug if attribute else target.matching
+        # The slugs a write of it can hold (mapped, filled, matching), but the matching one.
+        slugs = {*target.attributes, *(f.slug for f in target.fills)} - {matching}
+        appendable = {slug for slug in slugs if (a := schema.find_attribute(target.object, slug)) and a.is_multiselect}
+        return _TargetPlan(target, mapped, tuple(fills), tuple(links), matching, frozenset(appendable))
+
+    def value_options(self) -> ValueOptions:
+        if self.options is not None:
+            return self.options
+        return ValueOptions(phone_region=self.action.options.phone_region, nulls=self.action.options.nulls)
+
+
+class _MappingPlan:
+    """Every action of a mapping against one schema, by the event types they take."""
+
+    def __init__(self, mapping: EventMapping, schema: WorkspaceSchema) -> None:
+        by_type: dict[str, list[_ActionPlan]] = {}
+        for action in mapping.actions:
+            plan = _ActionPlan(action, schema)
+            for event_type in dict.fromkeys(action.on):
+                by_type.setdefault(event_type, []).append(plan)
+        self.by_type = {event_type: tuple(plans) for event_type, plans in by_type.items()}
+
+
+class _PlanCache:
+    """`_MappingPlan`s by mapping and schema, each dropped when either of the two is.
+
+    A plan holds neither (only the actions, attributes and indexes it was made from), so a
+    mapping that lives on does not keep the schemas it was planned against alive, nor the
+    other way round.
+    """
+
+    def __init__(self) -> None:
+        self._plans: dict[tuple[int, int], tuple[weakref.ref[EventMapping], weakref.ref[WorkspaceSchema],
+                                                 _MappingPlan]] = {}
+
+    def get(self, mapping: EventMapping, schema: WorkspaceSchema) -> _MappingPlan:
+        key = (id(mapping), id(schema))
+        entry = self._plans.get(key)
+        if entry is not None and entry[0]() is mapping and entry[1]() is schema:
+            return entry[2]
+        plan = _MappingPlan(mapping, schema)
+
+        def forget(_ref: object, key: tuple[int, int] = key) -> None:
+            self._plans.pop(key, None)
+
+        self._plans[key] = (weakref.ref(mapping, forget), weakref.ref(schema, forget), plan)
+        return plan
+
+
+_PLANS = _PlanCache()
+
+
 class _Planner:
     """Plans one event; collects problems instead of stopping at the first."""
 
@@ -159,29 +314,35 @@ class _Planner:
                                        "reason": exc.reason,
                                        "hint": "send an ISO-8601 time such as 2026-01-01T00:00:00Z, or leave it out"})
 
-    def problem(self, action: Action, field_name: str, reason: str, *, value: Any = None,
+    def problem(self, plan: _ActionPlan, field_name: str, reason: str, *, value: Any = None,
                 hint: str | None = None) -> None:
-        self.plan.problems.append({"action": action.name, "field": field_name, "input": value,
+        self.plan.problems.append({"action": plan.name, "field": field_name, "input": value,
                                    "reason": reason, "hint": hint})
 
-    def value(self, action: Action, obj: str, slug: str, raw: Any, label: str) -> list[Any] | None:
+    def value(self, plan: _ActionPlan, spec: _Value, raw: Any) -> list[Any] | None:
         """The write form of one value, or None (a skipped null, or a problem recorded)."""
-        attribute = self.schema.find_attribute(obj, slug)
+        if spec.fast is not None and plan.options is not None:
+            quick = spec.fast(raw, spec.index)
+            if quick is not None:  # what `prepare` answers, without making its Prepared
+                if quick[1] is not None:
+                    self.plan.notes.append(f"{spec.label}: {quick[1]}")
+                return [quick[0]]
+        attribute = spec.attribute
         if attribute is None:
-            self.problem(action, f"{obj}.{slug}", f"{obj} has no attribute {slug!r} in the cached schema",
+            self.problem(plan, spec.label, f"{spec.obj} has no attribute {spec.slug!r} in the cached schema",
                          value=raw, hint="run `attio-sync check` on the mapping")
             return None
-        options = ValueOptions(phone_region=action.options.phone_region, nulls=action.options.nulls)
-        prepared: Prepared = prepare(raw, attribute, self.schema, options=options)
+        prepared: Prepared = prepare(raw, attribute, self.schema, options=plan.value_options(), fast=False)
         for problem in prepared.problems:
-            self.problem(action, label, problem.reason, value=problem.input, hint=problem.hint)
-        self.plan.notes.extend(f"{label}: {note}" for note in prepared.notes)
-        self.plan.notes.extend(f"{label}: warning: {warning}" for warning in prepared.warnings)
+            self.problem(plan, spec.label, problem.reason, value=problem.input, hint=problem.hint)
+        self.plan.notes.extend(f"{spec.label}: {note}" for note in prepared.notes)
+        self.plan.notes.extend(f"{spec.label}: warning: {warning}" for warning in prepared.warnings)
         if not prepared.ok or prepared.skip:
             return None
         return self.symbolic(list(prepared.value or []))
 
-    def symbolic(self, forms: list[Any]) -> list[Any]:
+    @staticmethod
+    def symbolic(forms: list[Any]) -> list[Any]:
         """Record references by a unique value become `Lookup`s, resolved when sending."""
         result: list[Any] = []
         for item in forms:
@@ -192,105 +353,84 @@ class _Planner:
                 result.append(item)
         return result
 
-    def required(self, action: Action, field_name: str, obj: str, slug: str) -> list[Any] | None:
-        source: Source = getattr(action, field_name)
-        found, raw = source.resolve(self.event)
-        if not found or raw is None or raw == "":
-            self.problem(action, field_name, f"no {field_name}: {source.describe()} is not in the event",
-                         hint=f"send it, or map {field_name} to where the event carries it")
-            return None
-        return self.value(action, obj, slug, raw, f"{obj}.{slug}")
-
-    def attributes(self, action: Action, obj: str, sources: dict[str, Source]) -> dict[str, list[Any]]:
-        values: dict[str, list[Any]] = {}
-        for slug, source in sources.items():
-            found, raw = source.resolve(self.event)
-            if not found:
-                continue  # an absent trait is not an error: the attribute is left alone
-            written = self.value(action, obj, slug, raw, f"{obj}.{slug}")
-            if written is not None:
-                values[slug] = written
-        return values
-
-    def write(self, action: Action, obj: str, matching: str, values: dict[str, list[Any]]) -> Write:
+    def write(self, plan: _ActionPlan, target: _TargetPlan, matching: str, values: dict[str, list[Any]]) -> None:
         """A write whose multiselect values move to `appends` in append mode."""
-        write = Write(object=obj, matching_attribute=matching, values=values, action=action.name)
-        if action.options.multiselect == "append":
-            for slug in list(values):
-                attribute = self.schema.find_attribute(obj, slug)
-                if slug != matching and attribute is not None and attribute.is_multiselect and values[slug]:
+        write = Write(object=target.target.object, matching_attribute=matching, values=values, action=plan.name)
+        if plan.append and target.appendable:
+            appendable = target.appendable
+            for slug in [slug for slug in values if slug in appendable]:
+                if values[slug]:
                     write.appends[slug] = values.pop(slug)
         self.plan.writes.append(write)
-        return write
 
     # -- one action, from what it declares ---------------------------------------------------
 
-    def action(self, action: Action) -> None:
+    def action(self, plan: _ActionPlan) -> None:
         """The writes of an action's targets, in order, or its problems (then no write)."""
-        targets = action.targets()
-        before = len(self.plan.problems)
+        event, problems = self.event, self.plan.problems
+        before = len(problems)
         # Matching values first, each read once: a fill from the same field reuses it.
-        matched = {t.matching_field: self.required(action, t.matching_field, t.object, t.matching)
-                   for t in targets if t.matching_field is not None}
-        laid_out: list[tuple[Target, str, dict[str, list[Any]]]] = []
-        for target in targets:
-            values = self.attributes(action, target.object, target.attributes)
+        matched: dict[str, list[Any] | None] = {}
+        for field_name, described, get, spec in plan.required:
+            raw = get(event)
+            if raw is MISSING or raw is None or raw == "":
+                self.problem(plan, field_name, f"no {field_name}: {described} is not in the event",
+                             hint=f"send it, or map {field_name} to where the event carries it")
+                matched[field_name] = None
+            else:
+                matched[field_name] = self.value(plan, spec, raw)
+        laid_out: list[tuple[_TargetPlan, str, dict[str, list[Any]]]] = []
+        for target in plan.plans:
+            values: dict[str, list[Any]] = {}
+            for spec, get in target.mapped:
+                raw = get(event)
+                # An absent trait is not an error: the attribute is left alone.
+                if raw is not MISSING and (written := self.value(plan, spec, raw)) is not None:
+                    values[spec.slug] = written
             for fill in target.fills:
-                if (filled := self.fill(action, target, fill, targets, matched)) is not None:
-                    values[fill.slug] = filled
-            if target.matching_field is not None:
-                value = matched[target.matching_field]
+                if (filled := self.fill(plan, fill, matched)) is not None:
+                    values[fill.fill.slug] = filled
+            matching = target.matching
+            if target.target.matching_field is not None:
+                value = matched[target.target.matching_field]
                 if value is None:
                     continue
-                values[target.matching] = value
-                matching = target.matching
-            else:
-                attribute = self.schema.find_attribute(target.object, target.matching)
-                matching = attribute.api_slug if attribute else target.matching
-                if matching not in values and len(self.plan.problems) == before:
-                    self.problem(action, f"{target.object}.{matching}",
-                                 f"the matching attribute {matching} has no value in this event",
-                                 hint="an assert needs the value it matches on")
+                values[matching] = value
+            elif matching not in values and len(problems) == before:
+                self.problem(plan, f"{target.target.object}.{matching}",
+                             f"the matching attribute {matching} has no value in this event",
+                             hint="an assert needs the value it matches on")
             laid_out.append((target, matching, values))
-        if len(self.plan.problems) > before or len(laid_out) < len(targets):
+        if len(problems) > before or len(laid_out) < len(plan.plans):
             return
         first = len(self.plan.writes)
         for target, matching, values in laid_out:
-            self.write(action, target.object, matching, self.linked(values, target, targets, first))
+            for slug, position, obj in target.links:  # each link to a record of this event, to its write
+                values[slug] = [FromWrite(first + position, obj)]
+            self.write(plan, target, matching, values)
 
-    def fill(self, action: Action, target: Target, fill: Fill, targets: tuple[Target, ...],
-             matched: dict[str, list[Any] | None]) -> list[Any] | None:
-        """The value of an attribute the action fills itself; None when there is none (or a problem)."""
-        if fill.links_to is not None and any(t.object == fill.links_to for t in targets):
-            return None  # a link to a record of this event: `linked` puts it in once the writes exist
-        if fill.field in matched and matched[fill.field] is None:
+    def fill(self, plan: _ActionPlan, fill: _FillPlan, matched: dict[str, list[Any] | None]) -> list[Any] | None:
+        """The value of an attribute the action fills itself (not a link within the event); None
+        when there is none (or a problem)."""
+        field_name = fill.fill.field
+        if field_name in matched and matched[field_name] is None:
             return None  # the field's own value failed: said once, there
-        found, raw = getattr(action, fill.field).resolve(self.event)
-        if not found or raw in (None, ""):
+        raw = fill.get(self.event)
+        if raw is MISSING or raw in (None, ""):
             return None  # an optional link without a value is left out
-        if fill.links_to is None:
-            return self.value(action, target.object, fill.slug, raw, f"{target.object}.{fill.slug}")
-        attribute = shorthand_attribute(fill.links_to)
-        if attribute is None:
-            raise TypeError(f"{action.kind} links to {fill.links_to}, which has no shorthand attribute")
-        value = self.value(action, fill.links_to, attribute, raw, f"{fill.links_to}.{attribute}")
-        return None if value is None else [Lookup(fill.links_to, attribute, tuple(value))]
-
-    @staticmethod
-    def linked(values: dict[str, list[Any]], target: Target, targets: tuple[Target, ...],
-               first: int) -> dict[str, list[Any]]:
-        """`values` with each link to a record of this event pointing at its write."""
-        for fill in target.fills:
-            position = next((n for n, t in enumerate(targets) if t.object == fill.links_to), None)
-            if position is not None:
-                values[fill.slug] = [FromWrite(first + position, targets[position].object)]
-        return values
+        spec = fill.value
+        if spec is None:
+            raise TypeError(f"{plan.action.kind} links to {fill.fill.links_to}, which has no shorthand attribute")
+        value = self.value(plan, spec, raw)
+        if fill.fill.links_to is None or value is None:
+            return value
+        return [Lookup(spec.obj, spec.slug, tuple(value))]
 
 
 def plan_event(event: dict[str, Any], mapping: EventMapping, schema: WorkspaceSchema) -> EventPlan:
     """The writes one event asks for under `mapping`, or why it cannot be sent."""
     planner = _Planner(event, schema)
-    actions = mapping.actions_for(str(event.get("type")))
+    actions = _PLANS.get(mapping, schema).by_type.get(str(event.get("type")), ())
     if not actions:
         planner.plan.no_action = True
         return planner.plan

@@ -7,6 +7,7 @@ tries its paths in order (the first one present wins) or holds a fixed literal.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -66,6 +67,26 @@ class EventPath:
                 current = current[step]
         return current
 
+    def getter(self) -> Callable[[Any], Any]:
+        """`get` as a function of the event, made once: paths of one or two keys (``$.userId``,
+        ``$.traits.email``, most paths) read without the loop."""
+        steps = self.steps
+        if len(steps) == 1 and isinstance(steps[0], str):
+            key = steps[0]
+            return lambda event: event.get(key, MISSING) if isinstance(event, dict) else MISSING
+        if len(steps) == 2 and isinstance(steps[0], str) and isinstance(steps[1], str):
+            outer, inner = steps
+
+            def two(event: Any) -> Any:
+                if isinstance(event, dict):
+                    found = event.get(outer, MISSING)
+                    if isinstance(found, dict):
+                        return found.get(inner, MISSING)
+                return MISSING
+
+            return two
+        return self.get
+
     def __str__(self) -> str:
         return self.text
 
@@ -99,6 +120,25 @@ class Source:
             if value is not MISSING:
                 return True, value
         return False, None
+
+    def getter(self) -> Callable[[Any], Any]:
+        """A function of an event giving what `resolve` finds there, or `MISSING` where it finds
+        nothing: made once per source, for reading many events."""
+        if self.is_literal:
+            literal = self.literal
+            return lambda event: literal
+        if len(self.paths) == 1:
+            return self.paths[0].getter()
+        getters = tuple(path.getter() for path in self.paths)
+
+        def first(event: Any) -> Any:
+            for get in getters:
+                value = get(event)
+                if value is not MISSING:
+                    return value
+            return MISSING
+
+        return first
 
     def describe(self) -> str:
         """A short human form: the paths joined by "or", the literal, or "(none)"."""

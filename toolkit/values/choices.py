@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..schema import AttributeInfo, WorkspaceSchema
-from .result import Context, did_you_mean
+from .result import Context, Quick, did_you_mean
 from .scalars import REFUSED, clean_str, unwrap
 
 __all__ = ["UUID", "ChoiceIndex", "check_actor", "check_select", "check_status", "fast_select", "fast_status"]
@@ -76,16 +76,16 @@ class ChoiceIndex:
         return cls.build((s.status_id, s.title, s.is_archived) for s in schema.statuses_of(attribute))
 
 
-def fast_select(item: Any, index: ChoiceIndex) -> dict[str, Any] | None:
+def fast_select(item: Any, index: ChoiceIndex) -> Quick:
     """select, when `item` is the exact title of an active option."""
     found = index.by_title.get(item) if type(item) is str else None
-    return {"option": item} if found is not None and not found.is_archived and "\x00" not in item else None
+    return ({"option": item}, None) if found is not None and not found.is_archived and "\x00" not in item else None
 
 
-def fast_status(item: Any, index: ChoiceIndex) -> dict[str, Any] | None:
+def fast_status(item: Any, index: ChoiceIndex) -> Quick:
     """status, when `item` is the exact title of an active status."""
     found = index.by_title.get(item) if type(item) is str else None
-    return {"status": item} if found is not None and not found.is_archived and "\x00" not in item else None
+    return ({"status": item}, None) if found is not None and not found.is_archived and "\x00" not in item else None
 
 
 def check_select(item: Any, ctx: Context) -> dict[str, Any] | None:

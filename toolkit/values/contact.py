@@ -7,10 +7,12 @@ Each uses the library made for the job, memoised per distinct input with `functo
   of the reserved ``.test``, ``.invalid``, ``.example`` and ``.localhost`` [3p-live]. An address
   is sent with its casing as typed: Attio keeps it as ``original_email_address`` and compares
   addresses without case (`email_comparison_key` is that comparison, for matching and ordering).
+  Its checks of the part after the @ are memoised per domain too (`_plain_address_valid`).
 - publicsuffixlist with its bundled list (ICANN section only; never fetched), so a domain must
   end in a real public suffix and have a registrable part. URLs are reduced to their host.
 - phonenumbers: E.164 out; national numbers need a region (from the mapping); numbers that
-  are possible but not valid (555 numbers) pass with a warning, as the issue asks.
+  are possible but not valid (555 numbers) pass with a warning, as the issue asks. Validity is
+  phonenumbers' own rule, asked of its metadata in one pass (`_region_and_validity`).
 
 The memoised helpers return plain tuples (never raise) so a cached answer can be replayed
 into any context.
@@ -23,11 +25,14 @@ from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+import email_validator
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+from email_validator.syntax import validate_email_domain_name, validate_email_length, validate_email_local_part
 from publicsuffixlist import PublicSuffixList
 
-from .result import Context
+from .result import Context, Quick
 from .scalars import REFUSED, clean_str, unwrap
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "comparison_form",
     "email_comparison_key",
     "fast_email",
+    "fast_phone",
     "normalise_domain",
     "normalise_email",
 ]
@@ -59,7 +65,10 @@ COUNTRY_CODES = frozenset(
 #: Special-use TLDs Attio refuses in email addresses [3p-live]; refused for domains as well.
 RESERVED_TLDS = frozenset({"test", "invalid", "example", "localhost"})
 
-_CACHE = 65_536
+#: Distinct inputs each memo keeps (the most recent): the hot set of a stream that repeats its
+#: people. At 65,536 the four memos held 40 MB of a million-event dry run whose 100,000 people
+#: came back too far apart for any memo to help; at 4,096 they hold under 3 MB.
+_CACHE = 4_096
 _EMAIL_MAX = 320  # RFC 5321 path limit; email-validator refuses anything over 254 anyway
 _DOMAIN_MAX = 2048  # a long URL, reduced to its host below
 _PHONE_MAX = 64
@@ -89,17 +98,91 @@ def normalise_email(text: str) -> tuple[str | None, str | None]:
     of non-ASCII local parts is unknown, so those are refused (the safe side); a non-ASCII
     domain is sent in its ASCII (punycode) form.
     """
-    try:
-        found = validate_email(text, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        return None, str(exc)
+    return _normalise_email(text)
+
+
+def _normalise_email(text: str, *, plain_route: bool = True) -> tuple[str | None, str | None]:
+    """`normalise_email`, unmemoised; ``plain_route=False`` asks `validate_email` even of a plain
+    address (tests hold the two ways to the same answers)."""
+    ascii_form = None
+    if not (plain_route and _plain_address_valid(text)):
+        try:
+            found = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError as exc:
+            return None, str(exc)
+        ascii_form = found.ascii_email or found.normalized
     local, _, domain = text.strip().rpartition("@")
     # email-validator lower-cases the domain; the typed one is kept when it is plain ASCII.
-    address = f"{local}@{domain.rstrip('.')}" if domain.isascii() else (found.ascii_email or found.normalized)
+    if domain.isascii():
+        address = f"{local}@{domain.rstrip('.')}"
+    else:
+        assert ascii_form is not None  # a non-ASCII address never takes the plain route
+        address = ascii_form
     tld = address.rsplit(".", 1)[-1].lower()
     if tld in RESERVED_TLDS:
         return None, f"the .{tld} top-level domain is reserved; Attio refuses it"
     return address, None
+
+
+# email-validator checks an address in parts: the local part, then the domain, then the lengths
+# of the whole. Most of its time goes on the domain, character by character, and a stream names
+# the same few domains again and again. So for a plain ASCII address (one @, no quotes, angle
+# brackets or domain literal: then `validate_email`'s splitting is a split at the @, and Unicode
+# normalisation changes nothing) the verdict is email-validator's own: its local-part, domain
+# and length checks, called as `validate_email` calls them, with the domain's run once per
+# domain. Only an acceptance is taken from here; any refusal, and any other address, goes
+# through `validate_email` whole, so every reason given is its own. The route was read from
+# email-validator 2.4's `validate_email`, and is taken only with that version (with another,
+# every address goes through `validate_email`); tests/test_validate_path.py holds it to
+# `validate_email`'s verdicts on tricky and generated addresses.
+
+_PLAIN_ROUTE = email_validator.__version__.split(".")[:2] == ["2", "4"]
+
+
+def _plain_address_valid(text: str) -> bool:
+    """True when `text` is a plain ASCII address that email-validator accepts (see above); False
+    when it refuses it, or when `text` is not plain (then `validate_email` must say)."""
+    if not _PLAIN_ROUTE or not text.isascii() or text.count("@") != 1 or '"' in text or "<" in text:
+        return False
+    local, _, domain = text.partition("@")
+    if not domain or domain[0] == "[":
+        return False
+    # The module's defaults, read when called, as `validate_email` reads them.
+    defaults = email_validator
+    try:
+        local_info = validate_email_local_part(local, allow_smtputf8=False, quoted_local_part=False,
+                                               allow_empty_local=defaults.ALLOW_EMPTY_LOCAL, strict=defaults.STRICT)
+    except EmailNotValidError:
+        return False
+    names = _email_domain(domain, defaults.TEST_ENVIRONMENT, defaults.GLOBALLY_DELIVERABLE)
+    if names is None:
+        return False
+    found = ValidatedEmail()
+    found.original = text
+    found.local_part = local_info["local_part"]
+    found.ascii_local_part = local_info["ascii_local_part"]
+    if found.ascii_local_part is not None and found.ascii_local_part.lower() in CASE_INSENSITIVE_MAILBOX_NAMES:
+        found.ascii_local_part = found.ascii_local_part.lower()
+        found.local_part = found.local_part.lower()
+    found.domain, found.ascii_domain = names
+    found.normalized = found.local_part + "@" + found.domain
+    try:
+        validate_email_length(found)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=_CACHE)
+def _email_domain(domain: str, test_environment: bool, globally_deliverable: bool) -> tuple[str, str] | None:
+    """``(domain, ascii_domain)`` as email-validator normalises the part after the @, or None
+    when it refuses it."""
+    try:
+        found = validate_email_domain_name(domain, test_environment=test_environment,
+                                           globally_deliverable=globally_deliverable)
+    except EmailNotValidError:
+        return None
+    return found["domain"], found["ascii_domain"]
 
 
 def email_comparison_key(address: str) -> str:
@@ -121,12 +204,12 @@ def comparison_form(value: Any) -> Any:
     return value
 
 
-def fast_email(item: Any, _index: Any) -> dict[str, Any] | None:
-    """email-address, when `item` is a string that is already its own normal form."""
+def fast_email(item: Any, _index: Any) -> Quick:
+    """email-address, when `item` is a string that is already its own normal form (no note)."""
     if type(item) is str and len(item) <= _EMAIL_MAX and item[:7].lower() != "mailto:":
         address = normalise_email(item)[0]
         if address == item:
-            return {"email_address": item}
+            return {"email_address": item}, None
     return None
 
 
@@ -238,10 +321,7 @@ def _parse_phone(text: str, region: str | None) -> _PhoneAnswer:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         return None, None, None, f"not a phone number: {exc._msg}", None
-    # is_valid_number(n) is exactly this pair; calling it would look up the region twice,
-    # and that lookup is the dearest step for shared country codes such as +1.
-    country = phonenumbers.region_code_for_number(number)
-    valid = country is not None and phonenumbers.is_valid_number_for_region(number, country)
+    country, valid = _region_and_validity(number)
     if not valid:  # a valid number is always a possible one, so only the others are asked
         possible = phonenumbers.is_possible_number_with_reason(number)
         if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
@@ -258,6 +338,85 @@ def _parse_phone(text: str, region: str | None) -> _PhoneAnswer:
     if number.extension:
         warnings.append(f"dropped the extension {number.extension}: E.164 has no extensions")
     return e164, (country if country in COUNTRY_CODES else None), "; ".join(warnings) or None, None, None
+
+
+# phonenumbers.is_valid_number(n) is region_code_for_number(n) followed by
+# is_valid_number_for_region(n, region). Called as such, it matches the number against its
+# region's patterns twice (the region of a shared country code such as +1 is the first whose
+# patterns match), tries each number type in turn (premium rate first, fixed line and mobile
+# last), and looks every pattern up in the `re` module's cache. `_region_and_validity` gives the
+# same pair from the same metadata and the same rules, each pattern compiled once (the metadata
+# is fixed, so that memo is bounded), fixed line and mobile tried first (a number is valid when
+# any type matches, so the order changes no answer), and the region's match reused for its
+# validity. tests/test_validate_path.py holds it to phonenumbers' own answers for every
+# region's example numbers of every type, altered and not.
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+_NON_GEO = phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    compiled = _PATTERNS.get(text)
+    if compiled is None:
+        compiled = _PATTERNS[text] = re.compile(text)
+    return compiled
+
+
+def _matches(nsn: str, desc: Any) -> bool:
+    """Whether a national number matches a number description (its lengths, then its pattern)."""
+    if desc is None:
+        return False
+    lengths = desc.possible_length
+    if lengths and len(nsn) not in lengths:
+        return False
+    pattern = desc.national_number_pattern
+    return bool(pattern) and _pattern(pattern).fullmatch(nsn) is not None
+
+
+def _has_type(nsn: str, metadata: Any) -> bool:
+    """Whether the number is of some type in this region: phonenumbers' `number_type` is not UNKNOWN."""
+    if not _matches(nsn, metadata.general_desc):
+        return False
+    if _matches(nsn, metadata.fixed_line):
+        return True
+    if not metadata.same_mobile_and_fixed_line_pattern and _matches(nsn, metadata.mobile):
+        return True
+    return any(_matches(nsn, desc) for desc in (
+        metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
+        metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail))
+
+
+def _valid_for_region(nsn: str, calling_code: int, region: str) -> bool:
+    """phonenumbers.is_valid_number_for_region, given the national significant number."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(calling_code, region.upper())
+    if metadata is None or (region != _NON_GEO and calling_code != phonenumbers.country_code_for_valid_region(region)):
+        return False
+    return _has_type(nsn, metadata)
+
+
+def _region_and_validity(number: phonenumbers.PhoneNumber) -> tuple[str | None, bool]:
+    """``(region_code_for_number(number), is_valid_number(number))``, in one pass."""
+    calling_code = _calling_code(number)
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(calling_code)
+    if regions is None:
+        return None, False
+    nsn = phonenumbers.national_significant_number(number)
+    if len(regions) == 1:
+        return regions[0], _valid_for_region(nsn, calling_code, regions[0])
+    for region in regions:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if _pattern(metadata.leading_digits).match(nsn):
+                return region, _valid_for_region(nsn, calling_code, region)
+        elif _has_type(nsn, metadata):
+            if region == _NON_GEO:  # (never in a shared list; is_valid_number_for_region's own rule)
+                return region, _valid_for_region(nsn, calling_code, region)
+            # Found by its patterns matching, so valid there: is_valid_number_for_region would
+            # match the same patterns again, after checking the metadata's country code.
+            return region, calling_code == metadata.country_code
+    return None, False
 
 
 def _calling_code(number: phonenumbers.PhoneNumber) -> int:
@@ -336,3 +495,16 @@ def check_phone(item: Any, ctx: Context) -> dict[str, Any] | None:
     if warning:
         ctx.warn(warning)
     return {"original_phone_number": e164, "country_code": country}
+
+
+def fast_phone(item: Any, _index: Any) -> Quick:
+    """phone-number, when `item` is international text (``+`` and the country code) of a valid
+    number: the write form, and the note `check_phone` makes when it is not E.164 already."""
+    if type(item) is not str or item[:1] != "+" or len(item) > _PHONE_MAX or not item.isascii() \
+            or "\x00" in item or item[-1:].isspace():
+        return None
+    e164, country, warning, _, _ = _parse_phone(item, None)
+    if e164 is None or warning is not None:
+        return None
+    return ({"original_phone_number": e164, "country_code": country},
+            None if e164 == item else f"wrote {item!r} as {e164} (E.164)")

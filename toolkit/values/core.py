@@ -19,9 +19,9 @@ from typing import Any
 
 from ..schema import AttributeInfo, WorkspaceSchema
 from .choices import ChoiceIndex, check_actor, check_select, check_status, fast_select, fast_status
-from .contact import check_domain, check_email, check_phone, comparison_form, fast_email
+from .contact import check_domain, check_email, check_phone, comparison_form, fast_email, fast_phone
 from .references import ReferenceIndex, check_record_reference
-from .result import DEFAULT_OPTIONS, EXPECTED, Context, Prepared, Problem, ValueOptions, did_you_mean, preview
+from .result import DEFAULT_OPTIONS, EXPECTED, Context, Prepared, Problem, Quick, ValueOptions, did_you_mean, preview
 from .scalars import (
     check_checkbox,
     check_currency,
@@ -32,12 +32,23 @@ from .scalars import (
     fast_number,
     fast_text,
 )
-from .structured import check_location, check_personal_name
+from .structured import check_location, check_personal_name, fast_name
 from .temporal import check_date, check_timestamp, fast_date
 
-__all__ = ["CHECKERS", "PreparedRecord", "check_value", "prepare", "prepare_record", "prepare_slug"]
+__all__ = [
+    "CHECKERS",
+    "FAST",
+    "PreparedRecord",
+    "check_value",
+    "fast_path",
+    "prepare",
+    "prepare_record",
+    "prepare_slug",
+]
 
 Checker = Callable[[Any, Context], Any]
+#: A fast path: the value and the attribute's index data -> `Quick` (see `toolkit.values.result`).
+FastPath = Callable[[Any, Any], Quick]
 
 #: Attribute type -> checker of one element. "pipeline" is the seed's name for status.
 CHECKERS: dict[str, Checker] = {
@@ -60,12 +71,15 @@ CHECKERS: dict[str, Checker] = {
     "timestamp": check_timestamp,
 }
 
-#: Fast paths for already-canonical inputs: the same answer as the checker, with no Context.
-FAST: dict[str, Callable[[Any, Any], Any]] = {
+#: Fast paths for the common inputs: the same answer as the checker (the write form, and the one
+#: note it makes, if any), with no Context; None where the checker has more to say.
+FAST: dict[str, FastPath] = {
     "checkbox": fast_checkbox,
     "date": fast_date,
     "email-address": fast_email,
     "number": fast_number,
+    "personal-name": fast_name,
+    "phone-number": fast_phone,
     "pipeline": fast_status,
     "select": fast_select,
     "status": fast_status,
@@ -88,7 +102,7 @@ class _AttributeRules:
     where: str
     expected: str
     checker: Checker | None
-    fast: Callable[[Any, Any], Any] | None
+    fast: FastPath | None
     index_data: Any
     refusal: tuple[str, str | None] | None  # (reason, hint) when no value can be written
 
@@ -147,6 +161,14 @@ def _make_plan(attribute: AttributeInfo, schema: WorkspaceSchema) -> _AttributeR
     )
 
 
+def fast_path(attribute: AttributeInfo, schema: WorkspaceSchema) -> tuple[FastPath, Any] | None:
+    """The fast path `prepare` takes first for values of this attribute of `schema`, and the index
+    data it is called with; None when there is none. ``fast(value, index_data)`` gives what
+    `prepare` would (the one write form, and its note), or None: then `prepare` (``fast=False``)."""
+    plan = _PLANS.get(attribute, schema)
+    return None if plan.fast is None else (plan.fast, plan.index_data)
+
+
 def prepare(
     value: Any,
     attribute: AttributeInfo,
@@ -174,9 +196,10 @@ def prepare(
     """
     plan = _PLANS.get(attribute, schema)
     if fast and plan.fast is not None:
-        written = plan.fast(value, plan.index_data)
-        if written is not None:
-            return Prepared(True, [written])
+        quick = plan.fast(value, plan.index_data)
+        if quick is not None:
+            written, note = quick
+            return Prepared(True, [written], notes=() if note is None else (note,))
     opts = options or DEFAULT_OPTIONS
     if plan.refusal is not None:
         reason, hint = plan.refusal

@@ -26,6 +26,7 @@ __all__ = [
     "Context",
     "Prepared",
     "Problem",
+    "Quick",
     "ValueOptions",
     "closest",
     "did_you_mean",
@@ -56,6 +57,10 @@ EXPECTED: dict[str, str] = {
 }
 
 NullPolicy = Literal["skip", "unset"]
+
+#: What a fast path returns (see `toolkit.values.core.FAST`): None to take the full checker, or
+#: the write form and the one note the checker would make (None when it makes none).
+Quick = tuple[Any, str | None] | None
 
 _PREVIEW_CHARS = 200
 _repr = reprlib.Repr()

@@ -12,7 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .result import Context, preview
+from .result import Context, Quick, preview
 
 __all__ = [
     "MAX_TEXT_BYTES",
@@ -144,27 +144,27 @@ def decimal_places(number: int | float | str) -> int:
 
 
 # Fast paths: the common, already-canonical inputs, answered without a Context. Each returns
-# exactly what its checker would (with no note or warning), or None to take the full path;
-# tests/test_values_fast.py holds them to that.
+# exactly what its checker would (the write form, and no note or warning), or None to take the
+# full path; tests/test_values_fast.py holds them to that.
 
 
-def fast_text(item: Any, _index: Any) -> dict[str, Any] | None:
+def fast_text(item: Any, _index: Any) -> Quick:
     """text, when `item` is a short ASCII string without NUL."""
     if type(item) is str and len(item) <= 100_000 and item.isascii() and "\x00" not in item:
-        return {"value": item}
+        return {"value": item}, None
     return None
 
 
-def fast_number(item: Any, _index: Any) -> dict[str, Any] | None:
+def fast_number(item: Any, _index: Any) -> Quick:
     """number, when `item` is an int that a 64-bit float holds exactly."""
     if type(item) is int and -_EXACT_INT <= item <= _EXACT_INT:
-        return {"value": item}
+        return {"value": item}, None
     return None
 
 
-def fast_checkbox(item: Any, _index: Any) -> dict[str, Any] | None:
+def fast_checkbox(item: Any, _index: Any) -> Quick:
     """checkbox, when `item` is a boolean."""
-    return {"value": item} if type(item) is bool else None
+    return ({"value": item}, None) if type(item) is bool else None
 
 
 def check_text(item: Any, ctx: Context) -> dict[str, Any] | None:

@@ -20,10 +20,10 @@ import re
 from typing import Any
 
 from .contact import COUNTRY_CODES
-from .result import Context
+from .result import Context, Quick
 from .scalars import clean_str
 
-__all__ = ["LOCATION_KEYS", "check_location", "check_personal_name"]
+__all__ = ["LOCATION_KEYS", "check_location", "check_personal_name", "fast_name"]
 
 LOCATION_KEYS = (
     "line_1",
@@ -55,26 +55,56 @@ def check_personal_name(item: Any, ctx: Context) -> dict[str, Any] | None:
     text = clean_str(item, ctx, limit=_NAME_MAX)
     if text is None:
         return None
-    text = _SPACES.sub(" ", text).strip()
-    if not text:
+    read = _read_name(text)
+    if read is None:
         ctx.refuse(item, "the name is empty")
         return None
-    if "," in text:
-        last, first = (part.strip() for part in text.split(",", 1))
-        if not first and not last:
-            ctx.refuse(item, "the name is empty")
-            return None
-    else:
-        first, _, last = text.rpartition(" ")
-        if not first:  # one word: a first name only (Attio's own reading of a comma-less name)
-            first, last = last, ""
-            ctx.note(f"read {text!r} as a first name only")
-        else:
-            ctx.note(
-                f'read {text!r} as first name {first!r} and last name {last!r}; Attio reads a name '
-                f'without a comma as a first name only, so we send the parts (write "{last}, {first}")'
-            )
+    first, last, note = read
+    if note is not None:
+        ctx.note(note)
     return _name(first, last, ctx)
+
+
+def fast_name(item: Any, _index: Any) -> Quick:
+    """personal-name, when `item` is a string `check_personal_name` takes: its answer, without a Context."""
+    if type(item) is not str or "\x00" in item or len(item) > _NAME_MAX:
+        return None
+    if not item.isascii():  # `clean_str`'s other two refusals: a lone surrogate, too many bytes
+        try:
+            if len(item.encode("utf-8")) > _NAME_MAX:
+                return None
+        except UnicodeEncodeError:
+            return None
+    read = _read_name(item)
+    if read is None:
+        return None
+    first, last, note = read
+    if not first.strip() and not last.strip():
+        return None
+    return {"first_name": first, "last_name": last, "full_name": _full(first, last)}, note
+
+
+def _read_name(item: str) -> tuple[str, str, str | None] | None:
+    """A name string's first and last names, and the note saying how it was read; None when empty."""
+    # Runs of white space become one space. A printable string holds no white space but the
+    # ASCII space (the others are all separators or controls), so most names need no regex.
+    if item.isprintable() and "  " not in item:
+        text = item.strip()
+    else:
+        text = _SPACES.sub(" ", item).strip()
+    if not text:
+        return None
+    if "," in text:
+        last, first = text.split(",", 1)
+        last, first = last.strip(), first.strip()
+        if not first and not last:
+            return None
+        return first, last, None
+    first, _, last = text.rpartition(" ")
+    if not first:  # one word: a first name only (Attio's own reading of a comma-less name)
+        return last, "", f"read {text!r} as a first name only"
+    return first, last, (f'read {text!r} as first name {first!r} and last name {last!r}; Attio reads a name '
+                         f'without a comma as a first name only, so we send the parts (write "{last}, {first}")')
 
 
 def _name_object(item: dict[Any, Any], ctx: Context) -> dict[str, Any] | None:
@@ -132,8 +162,12 @@ def _name(first: str, last: str, ctx: Context) -> dict[str, Any] | None:
     if not first.strip() and not last.strip():
         ctx.refuse({"first_name": first, "last_name": last}, "the name is empty")
         return None
-    full = " ".join(part for part in (first, last) if part)
-    return {"first_name": first, "last_name": last, "full_name": full}
+    return {"first_name": first, "last_name": last, "full_name": _full(first, last)}
+
+
+def _full(first: str, last: str) -> str:
+    """The parts that are not empty, joined by a space."""
+    return f"{first} {last}" if first and last else first or last
 
 
 def check_location(item: Any, ctx: Context) -> dict[str, Any] | str | None:

@@ -26,7 +26,7 @@ from typing import Any
 # python-dateutil ships no type information (its stubs are the separate types-python-dateutil).
 from dateutil import parser as dateutil_parser  # type: ignore[import-untyped, unused-ignore]
 
-from .result import Context
+from .result import Context, Quick
 from .scalars import REFUSED, unwrap
 
 __all__ = ["check_date", "check_timestamp", "fast_date"]
@@ -63,14 +63,14 @@ class _Moment:
     notes: tuple[str, ...]
 
 
-def fast_date(item: Any, _index: Any) -> dict[str, Any] | None:
+def fast_date(item: Any, _index: Any) -> Quick:
     """date, when `item` is already a real ``YYYY-MM-DD`` date (see `scalars.fast_text`)."""
     if type(item) is str and len(item) == 10 and _ISO.fullmatch(item):
         try:
             date.fromisoformat(item)
         except ValueError:
             return None
-        return {"value": item}
+        return {"value": item}, None
     return None
 
 
