@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import contextvars
 import enum
+import functools
 import json
 import logging
 import time
@@ -57,7 +58,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .ratelimit import Budgets
+from .ratelimit import DEFAULT_ALLOWANCE, Budgets, RateLimiter, Turn
 
 __all__ = ["Attempt", "AttemptHook", "AttioClient", "OffsetPaginator", "PaginationLoopError", "report_attempts_to"]
 
@@ -157,14 +158,19 @@ class AttioClient:
         base_url: Attio's origin, without `/v2`.
         timeout: an httpx timeout; always set.
         read_rate, write_rate: requests per second for each budget (api-notes 1.3).
+        arrival_allowance: seconds within which a request wholly written to the socket is
+            assumed to reach Attio; from then on it no longer counts as in flight in its budget,
+            so Attio's time to answer is not charged (`toolkit.ratelimit`). 0.05 by default.
         policy: retry numbers (attempts, deadline, backoff).
-        max_concurrency: requests in flight at once.
+        max_concurrency: requests in flight at once (connection slots). A request takes its slot
+            before its place in the rate budget, so waiting for a slot costs the budget nothing.
         transport: an httpx transport to use instead of the network (tests, the sandbox).
         on_attempt: a hook, or several, called with an `Attempt` after every try. Fixed here:
             to observe a stretch of work later, use `report_attempts_to`.
         max_response_bytes: the largest answer read (decoded); a longer one fails the attempt
             with a retryable `ServerError`, and the rest is never read.
-        clock, sleep: the time source and the wait between retries (replaceable in tests).
+        clock, sleep: the time source, and the wait between retries and for the rate budgets
+            (replaceable in tests).
         breaker: the circuit breaker every attempt passes (`toolkit.breaker`). When omitted the
             client builds one with the defaults (5 failures in a row from two requests or more
             open it; 5 minutes of outage stop it) and this client's `clock` and `sleep`. Give
@@ -184,6 +190,7 @@ class AttioClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         read_rate: float = 100.0,
         write_rate: float = 25.0,
+        arrival_allowance: float = DEFAULT_ALLOWANCE,
         policy: BackoffPolicy | None = None,
         max_concurrency: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -200,7 +207,8 @@ class AttioClient:
             raise ValueError(f"max_response_bytes must be above 0, got {max_response_bytes!r}")
         self.base_url = base_url.rstrip("/")
         self.policy = policy or BackoffPolicy()
-        self.budgets = Budgets.per_second(read_rate, write_rate)
+        self.budgets = Budgets.per_second(read_rate, write_rate, allowance=arrival_allowance, clock=clock,
+                                          sleep=sleep)
         self.requests_sent = 0
         self._hooks = _as_hooks(on_attempt)
         self._max_response_bytes = max_response_bytes
@@ -339,13 +347,18 @@ class AttioClient:
                 paused += passed - entered
             exchange: tuple[httpx.Response, bytes] | _Unsent | ApiError
             try:
-                await budget.acquire()
-                started = self._clock()
-                deadline_at = (started if first_start is None else first_start) + paused + self.policy.deadline
-                try:
-                    exchange = await self._attempt(method, path, query, json_body, ticket, deadline_at=deadline_at)
-                except ApiError as failure:
-                    exchange = failure
+                # A connection slot first, then a place in the budget, so that the place is taken
+                # only when the request can be written at once: it is charged from there until
+                # `allowance` after the writing or the answer's head, whichever is first (see
+                # toolkit.ratelimit for why, and for the pause after a 429).
+                async with self._slots, budget.turn() as turn:
+                    started = self._clock()
+                    deadline_at = (started if first_start is None else first_start) + paused + self.policy.deadline
+                    try:
+                        exchange = await self._attempt(method, path, query, json_body, ticket, budget, turn,
+                                                       deadline_at=deadline_at)
+                    except ApiError as failure:
+                        exchange = failure
             except BaseException:
                 self.breaker.release(ticket)
                 raise
@@ -403,41 +416,55 @@ class AttioClient:
         query: Mapping[str, str],
         json_body: JSON,
         ticket: Ticket,
+        budget: RateLimiter,
+        turn: Turn,
         *,
         deadline_at: float,
     ) -> tuple[httpx.Response, bytes] | _Unsent:
-        """One try: send the request and read its whole answer before `deadline_at` (clock time).
+        """One try, holding a connection slot and its `turn` in `budget`: send the request and
+        read its whole answer before `deadline_at` (clock time).
 
-        Once it has a connection slot, it sends nothing when the breaker no longer admits
-        `ticket` (`_Unsent.PAUSED`) or the client has latched a refusal (`_Unsent.REFUSED`).
+        It sends nothing when the breaker no longer admits `ticket` (`_Unsent.PAUSED`) or the
+        client has latched a refusal (`_Unsent.REFUSED`); the turn's place is then freed at once.
 
         Raises:
             TransportError: no complete answer: httpx failed, or the deadline came first.
             ServerError: the answer runs past `max_response_bytes`.
         """
-        async with self._slots:
-            if not self.breaker.admits(ticket):
-                self.breaker.release(ticket)
-                return _Unsent.PAUSED
-            if self._refusal is not None:
-                self.breaker.release(ticket)
-                return _Unsent.REFUSED
-            remaining = deadline_at - self._clock()
-            if remaining <= 0:
-                self.breaker.release(ticket)
-                raise TransportError(
-                    f"the request's deadline ({self.policy.deadline:g} s) passed before it could be sent",
-                    sent=False, method=method, path=path)
-            self.requests_sent += 1
-            try:
-                async with asyncio.timeout(remaining):
-                    return await self._exchange(method, path, query, json_body)
-            except TimeoutError as exc:
-                raise TransportError(
-                    f"no complete answer within {self.policy.deadline:g} s (the request's deadline)",
-                    sent=True, method=method, path=path) from exc
-            except httpx.HTTPError as exc:
-                raise _error_for_exception(exc, method, path) from exc
+        if not self.breaker.admits(ticket):
+            turn.unsent()
+            self.breaker.release(ticket)
+            return _Unsent.PAUSED
+        if self._refusal is not None:
+            turn.unsent()
+            self.breaker.release(ticket)
+            return _Unsent.REFUSED
+        remaining = deadline_at - self._clock()
+        if remaining <= 0:
+            turn.unsent()
+            self.breaker.release(ticket)
+            raise TransportError(
+                f"the request's deadline ({self.policy.deadline:g} s) passed before it could be sent",
+                sent=False, method=method, path=path)
+        self.requests_sent += 1
+        try:
+            async with asyncio.timeout(remaining):
+                return await self._exchange(method, path, query, json_body, budget, turn)
+        except TimeoutError as exc:
+            raise TransportError(
+                f"no complete answer within {self.policy.deadline:g} s (the request's deadline)",
+                sent=True, method=method, path=path) from exc
+        except httpx.HTTPError as exc:
+            raise _error_for_exception(exc, method, path) from exc
+
+    def _answered_in(self, budget: RateLimiter, turn: Turn, response: httpx.Response) -> None:
+        """The head of an answer arrived: the attempt's `turn` in `budget` ends (if `allowance`
+        after the writing did not end it already). A 429 first pauses the whole budget until its
+        `Retry-After` (capped; a window when it has none)."""
+        if response.status_code == 429:
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            budget.pause(min(budget.window if wait is None else wait, self.policy.retry_after_cap))
+        turn.end()
 
     def _latch(self, error: ApiError) -> None:
         """Remember the first refusal (401, 403) or redirect (3xx): every later request raises it."""
@@ -461,16 +488,21 @@ class AttioClient:
         return copy
 
     async def _exchange(
-        self, method: str, path: str, query: Mapping[str, str], json_body: JSON
+        self, method: str, path: str, query: Mapping[str, str], json_body: JSON, budget: RateLimiter,
+        turn: Turn,
     ) -> tuple[httpx.Response, bytes]:
         """Send the request and read the answer as a stream, stopping at `max_response_bytes`.
 
-        The response is closed whatever happens, so an abandoned answer is never read further
-        (httpx drops the connection rather than drain it).
+        `turn.sent()` once the request is wholly written (httpcore's trace events; other
+        transports report nothing), and `_answered_in` as soon as the answer's head has
+        arrived, before the body is read. The response is closed whatever happens, so an
+        abandoned answer is never read further (httpx drops the connection rather than drain it).
         """
-        request = self._http.build_request(method, path, params=query, json=json_body)
+        request = self._http.build_request(method, path, params=query, json=json_body,
+                                           extensions={"trace": functools.partial(_trace_writing, turn)})
         response = await self._http.send(request, stream=True)
         try:
+            self._answered_in(budget, turn, response)
             return response, await _read_capped(response, self._max_response_bytes, method, path)
         finally:
             await response.aclose()
@@ -607,6 +639,17 @@ def _as_hooks(on_attempt: AttemptHook | Sequence[AttemptHook] | None) -> tuple[A
     if callable(on_attempt):
         return (on_attempt,)
     return tuple(on_attempt)
+
+
+#: httpcore's trace event once a request's body (and so the whole request) is written: HTTP/1.1
+#: ("http11.send_request_body.complete") or HTTP/2 ("http2.send_request_body.complete").
+_WRITTEN: Final = ".send_request_body.complete"
+
+
+async def _trace_writing(turn: Turn, event: str, info: Mapping[str, Any]) -> None:
+    """httpx's `trace` extension: tell `turn` when its request has been wholly written."""
+    if event.endswith(_WRITTEN):
+        turn.sent()
 
 
 async def _read_capped(response: httpx.Response, limit: int, method: str, path: str) -> bytes:
