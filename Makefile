@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync_throughput.py
 	$(BIN)/python bench/sync_requests.py
 	$(BIN)/python bench/sync_memory.py
+	$(BIN)/python bench/dry_run.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/history.py
 
