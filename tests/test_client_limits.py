@@ -268,6 +268,20 @@ def simulated_client(transport: httpx.AsyncBaseTransport, policy: BackoffPolicy 
                        clock=asyncio.get_running_loop().time, **kwargs)
 
 
+def sixteen_events_writing(network: httpx.AsyncBaseTransport, writes_each: int,
+                           policy: BackoffPolicy | None = None) -> None:
+    """Sync's shape, on simulated time: 16 events in flight, each sending `writes_each` asserts
+    in turn through one client over `network`."""
+    async def main() -> None:
+        async with simulated_client(network, policy) as client:
+            async def events() -> None:
+                for n in range(writes_each):
+                    await client.assert_record("people", "email_addresses", {"email_addresses": [f"{n}@x.test"]})
+            await asyncio.gather(*(events() for _ in range(16)))
+
+    virtual_time.run(main())
+
+
 def record_written(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"data": {"id": {"record_id": "r-1"}, "values": {}}})
 
@@ -299,14 +313,7 @@ def test_a_schema_fetch_through_a_jittery_network_gets_no_429_at_the_read_limit(
 def test_sync_shaped_writes_through_a_jittery_network_get_no_429_at_the_write_limit(seed: int) -> None:
     network = JitteryAttio(record_written, writes=25, seed=seed)
 
-    async def main() -> None:
-        async with simulated_client(network) as client:
-            async def events() -> None:  # one of sync's 16 events in flight: its writes in turn
-                for n in range(15):
-                    await client.assert_record("people", "email_addresses", {"email_addresses": [f"{n}@x.test"]})
-            await asyncio.gather(*(events() for _ in range(16)))
-
-    virtual_time.run(main())
+    sixteen_events_writing(network, 15)
     writes = network.servers["write"]
     assert writes.refused == 0
     assert len(writes.accepted) == 16 * 15
@@ -318,14 +325,7 @@ def test_after_a_429_nothing_new_is_sent_until_its_retry_after() -> None:
     a 429 is the only sign. No request may be released while the refused one waits."""
     network = JitteryAttio(record_written, writes=18, seed=3)  # the budget left by someone else
 
-    async def main() -> None:
-        async with simulated_client(network, policy=BackoffPolicy(max_attempts=10)) as client:
-            async def events() -> None:
-                for n in range(10):
-                    await client.assert_record("people", "email_addresses", {"email_addresses": [f"{n}@x.test"]})
-            await asyncio.gather(*(events() for _ in range(16)))
-
-    virtual_time.run(main())
+    sixteen_events_writing(network, 10, policy=BackoffPolicy(max_attempts=10))
     writes = network.servers["write"]
     assert len(writes.accepted) == 160  # every write retried to success, as before
     assert network.refusals
@@ -365,14 +365,7 @@ def test_slow_writes_are_not_charged_for_attio_s_time_to_answer(seed: int) -> No
     before) made about 0.8 of the limit; it is above 0.9 now, still with none refused."""
     network = JitteryAttio(record_written, writes=25, seed=seed, arrival=quick_way, answer=slow_write)
 
-    async def main() -> None:
-        async with simulated_client(network) as client:
-            async def events() -> None:
-                for n in range(20):
-                    await client.assert_record("people", "email_addresses", {"email_addresses": [f"{n}@x.test"]})
-            await asyncio.gather(*(events() for _ in range(16)))
-
-    virtual_time.run(main())
+    sixteen_events_writing(network, 20)
     writes = network.servers["write"]
     assert writes.refused == 0
     assert len(writes.accepted) == 16 * 20
@@ -385,14 +378,7 @@ def test_writes_slower_to_arrive_than_the_allowance_may_be_refused_and_are_retri
     network = JitteryAttio(record_written, writes=25, seed=1, arrival=lambda rng: rng.uniform(0.100, 0.200),
                            answer=quick_answer)
 
-    async def main() -> None:
-        async with simulated_client(network, policy=BackoffPolicy(max_attempts=10)) as client:
-            async def events() -> None:
-                for n in range(10):
-                    await client.assert_record("people", "email_addresses", {"email_addresses": [f"{n}@x.test"]})
-            await asyncio.gather(*(events() for _ in range(16)))
-
-    virtual_time.run(main())
+    sixteen_events_writing(network, 10, policy=BackoffPolicy(max_attempts=10))
     writes = network.servers["write"]
     assert writes.refused > 0
     assert len(writes.accepted) == 160
