@@ -91,10 +91,10 @@ def main() -> None:
         counts = ", ".join(f"{k} {summary[k]}" for k in ("synced", "unchanged", "invalid", "rejected", "failed",
                                                           "duplicate") if summary.get(k))
         print(f"outcomes at {size:,}: {counts}; would write {summary['would_write']}")
-    at_million = [run.peak_mib for size, _, run, _ in rows if size >= 1_000_000]
-    if at_million:
-        verdict = "met" if max(at_million) <= limit else "NOT met"
-        print(f"aim at 1,000,000 events: {max(at_million):.1f} MiB vs {limit:.0f} MiB: {verdict}")
+    for size, _, run, _ in rows:
+        if size >= 1_000_000:  # the aim is for a million events; a larger size is held to it too
+            verdict = "met" if run.peak_mib <= limit else "NOT met"
+            print(f"aim at {size:,} events: {run.peak_mib:.1f} MiB vs {limit:.0f} MiB: {verdict}")
 
 
 if __name__ == "__main__":
