@@ -2,14 +2,15 @@
 
 A dry run never writes its record states or its bookkeeping into the database (a later real
 run must not take a rehearsal for what was sent), yet at a million events it cannot hold them
-in memory either. `Scratch` is a temporary SQLite file of its own, without journal or syncs
-(nothing in it needs to survive the process), deleted when closed.
+in memory either. `Scratch` is SQLite's private temporary database (opened with an empty
+name): held in SQLite's page cache, written to a file of its own beyond that, without journal
+or syncs (nothing in it needs to survive the process). SQLite deletes the file as it opens it,
+so not even a killed process leaves one behind.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,12 +24,11 @@ class Scratch:
     """A temporary SQLite database made with `schema` (statements separated by `;`)."""
 
     def __init__(self, schema: str) -> None:
-        self._file = tempfile.NamedTemporaryFile(prefix="attio-sync-dry-", suffix=".db")  # noqa: SIM115 - closed in close()
-        self._db = sqlite3.connect(self._file.name, isolation_level=None)
+        self._db = sqlite3.connect("", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        # No other connection ever opens it: holding the lock spares two lock calls and a
-        # check for a hot journal per statement (a dry run makes one per state it spills).
+        # No other connection ever opens it: holding the lock spares two lock calls per
+        # statement (a dry run makes one per state it spills).
         self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self._db.executescript(schema)
 
@@ -49,4 +49,3 @@ class Scratch:
 
     def close(self) -> None:
         self._db.close()
-        self._file.close()
