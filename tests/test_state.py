@@ -139,7 +139,7 @@ def test_a_prefetch_reads_a_batch_of_states_and_never_overrides_a_newer_one_in_m
     states.put(("people", "k0"), newer)  # this run's change, not committed yet
     states.prefetch([("people", "k0"), ("people", "k1"), ("people", "k2"), ("people", "never"), ("users", "k1")])
     # One query per object brought them in: no lookup is left for `get` to make.
-    fresh_cache.first = None  # type: ignore[method-assign]
+    fresh_cache.first = fresh_cache.all = None  # type: ignore[assignment,method-assign]
     assert states.get(("people", "k0")) is newer
     assert states.get(("people", "k1")) == stored and states.get(("people", "k2")) == stored
     assert states.get(("people", "never")) is None and states.get(("users", "k1")) is None
@@ -172,3 +172,17 @@ def test_value_hashes_stay_what_earlier_versions_stored() -> None:
         text = json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         assert value_hash(form) == hashlib.sha256(text.encode()).hexdigest()[:20]
     assert value_hash([{"email_address": "a@b.c"}]) == "74891474fc374d73aee0"  # as session 2 stored it
+
+
+def test_a_prefetch_keeps_what_the_batch_needs_among_the_newest_in_memory(fresh_cache: Cache) -> None:
+    """A state in memory already, but the oldest there, must not fall out while the batch's
+    other states come in: `get` would then ask the database again, one record at a time."""
+    stored = after_write(None, values={"plan": ["Pro"]}, when=T1, record_id="rec-0")
+    _committed_state(fresh_cache, ("people", "k0"), stored)
+    states = RecordStates(fresh_cache, "http://attio", size=3)
+    states.get(("people", "k0"))
+    states.get(("people", "other"))
+    states.prefetch([("people", "k0"), ("people", "a"), ("people", "b")])
+    fresh_cache.first = fresh_cache.all = None  # type: ignore[assignment,method-assign]
+    assert states.get(("people", "k0")) == stored
+    assert states.get(("people", "a")) is None and states.get(("people", "b")) is None

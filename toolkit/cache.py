@@ -91,8 +91,6 @@ class Cache:
     def __init__(self, engine: Engine, label: str | None = None) -> None:
         self.engine = engine
         self._label = label
-        #: Statements `first(raw=True)` has compiled: id -> (statement, (sql, names, defaults)).
-        self._compiled: dict[int, tuple[Any, tuple[str, tuple[str, ...] | None, dict[str, Any]] | None]] = {}
         # PostgreSQL: a lone read needs no transaction around it, and BEGIN and ROLLBACK would
         # be two more round trips to the server for each of a sync's per-event lookups (3x).
         self._reads = (engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -114,28 +112,12 @@ class Cache:
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
 
-    def first(self, statement: Any, params: dict[str, Any], *, raw: bool = False) -> Any:
-        """The first row of a prebuilt read-only statement, run on a bare connection.
-
-        For lookups made once per event: an ORM session and a fresh statement each time cost
-        several times as much (measured in bench/sync_memory.py). With `raw` the statement is
-        compiled once to the driver's SQL and run as it is, skipping SQLAlchemy's per-call
-        parameter and result processing (a third of a dry run's time went there): the row
-        holds what the driver gives (a JSON column as text on SQLite), so it is for lookups
-        whose callers read plain values.
-        """
+    def first(self, statement: Any, params: dict[str, Any]) -> Any:
+        """The first row of a prebuilt read-only statement, run on a bare connection (an ORM
+        session and a fresh statement each time cost several times as much)."""
         try:
             with self._reads.connect() as connection:
-                if not raw:
-                    return connection.execute(statement, params).first()
-                driver = self._driver_sql(statement)
-                if driver is None:
-                    return connection.execute(statement, params).first()
-                sql, names, defaults = driver
-                values = {**defaults, **params}
-                arguments: Any = (tuple(values[name] for name in names) if names is not None
-                                  else {name: values[name] for name in defaults.keys() | params.keys()})
-                return connection.exec_driver_sql(sql, arguments).first()
+                return connection.execute(statement, params).first()
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
 
@@ -147,23 +129,6 @@ class Cache:
                 return list(connection.execute(statement, params).all())
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
-
-    def _driver_sql(self, statement: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any]] | None:
-        """`statement` as the driver's SQL, with the names of its positional parameters in order
-        (None: named) and the values bound when it was built; None for a statement whose SQL
-        depends on its values (an expanding IN), which runs the usual way."""
-        found = self._compiled.get(id(statement))
-        if found is None or found[0] is not statement:
-            compiled = statement.compile(dialect=self._reads.dialect)
-            driver: tuple[str, tuple[str, ...] | None, dict[str, Any]] | None = None
-            if "POSTCOMPILE" not in compiled.string:
-                names = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-                defaults = {name: bind.value for name, bind in compiled.binds.items()
-                            if not bind.required and not name.startswith("%(")}  # not its anonymous aliases
-                driver = (compiled.string, names, defaults)
-            found = (statement, driver)
-            self._compiled[id(statement)] = found
-        return found[1]
 
     def _error(self, exc: SQLAlchemyError) -> CacheError:
         if _is_read_only(exc):

@@ -176,11 +176,7 @@ def after_write(entry: StateEntry | None, *, values: dict[str, list[Any]] | None
     return new
 
 
-#: Built once: one record's state, asked for each write whose record is not in memory.
-_STATE = select(RecordState.record_id, RecordState.attributes).where(
-    col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug"),
-    col(RecordState.match_key) == bindparam("match_key"))
-#: The states of a batch of records of one object (`RecordStates.prefetch`).
+#: The states of a batch of records of one object (`RecordStates.prefetch`), built once.
 _STATES = select(RecordState.match_key, RecordState.record_id, RecordState.attributes).where(
     col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug"),
     col(RecordState.match_key).in_(bindparam("match_keys", expanding=True)))
@@ -217,20 +213,19 @@ class RecordStates:
             return self._cached[key]
         if key in self._dirty:  # changed by this run but evicted: newer than the database
             return self._remember(key, self._dirty[key])
-        if self._spill is not None and (spilled := self._spill.get(key)) is not None:
-            self._rehearsed.add(key)  # a dry run's change, newer than the database
-            return self._remember(key, spilled)
-        row = self.cache.first(_STATE, {"base_url": self.base_url, "object_slug": key[0], "match_key": key[1]},
-                               raw=True)
-        return self._remember(key, None if row is None else _entry(row.record_id, row.attributes))
+        self.prefetch((key,))  # a batch's states are prefetched: this is for one that was not
+        return self._cached[key]
 
     def prefetch(self, keys: Iterable[StateKey]) -> None:
         """Bring the states of `keys` into memory with one query per object, ahead of the
         `get`s a batch of events will make (one query per record costs several times more).
-        What memory holds already is left as it is: it may be newer than the database."""
+        What memory holds already is left as it is: it may be newer than the database; and a
+        dry run's spilled change comes before the database's state."""
         wanted: dict[str, set[str]] = {}
         for key in keys:
-            if key not in self._cached and key not in self._dirty:
+            if key in self._cached:
+                self._cached.move_to_end(key)  # the batch needs it: not the next to fall out
+            elif key not in self._dirty:
                 wanted.setdefault(key[0], set()).add(key[1])
         for obj, matches in wanted.items():
             if self._spill is not None:
@@ -283,7 +278,7 @@ class RecordStates:
 
 
 def _entry(record_id: str | None, data: Any) -> StateEntry:
-    """A state as the database holds it: its JSON comes as text on SQLite, parsed on PostgreSQL."""
+    """A state as stored: its JSON parsed (from the database) or as text (the spill file)."""
     if isinstance(data, str):
         data = json.loads(data)
     data = data or {}
@@ -300,11 +295,6 @@ class _Spill:
     def put(self, key: StateKey, entry: StateEntry) -> None:
         self._scratch.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?)",
                               (key[0], key[1], entry.record_id, json.dumps(entry.as_json(), separators=(",", ":"))))
-
-    def get(self, key: StateKey) -> StateEntry | None:
-        row = self._scratch.execute("SELECT record_id, data FROM state WHERE object = ? AND match = ?",
-                                    key).fetchone()
-        return None if row is None else _entry(row[0], row[1])
 
     def get_many(self, obj: str, matches: Collection[str]) -> dict[str, StateEntry]:
         """The spilled states of `matches` (records of `obj`) there are."""
