@@ -148,18 +148,16 @@ class AuditLog:
         if self.run.dry_run and status not in REHEARSAL_RECORDS:
             if status != "duplicate":
                 self._counted_keys.append(message_key)
-            if (len(self._counted_keys) >= _COUNTED_PER_FLUSH * self.flush_every
-                    or time.monotonic() - self._last_flush >= self.flush_seconds):
-                self.flush()
-            return
-        self._events.append({
-            "run_id": self.run_id, "line": line, "message_key": message_key, "message_id": message_id,
-            "event_type": event_type, "user_id": user_id, "email": email, "status": status, "reason": reason,
-            "problems": problems, "writes": writes, "raw": raw, "finished_at": utcnow(), "seconds": seconds,
-            # how `history show` groups it: counted by index at a million events, not parsed
-            "problem_key": problem_key(problems, reason) if status in PROBLEM_STATUSES else None,
-        })
-        if len(self._events) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
+        else:
+            self._events.append({
+                "run_id": self.run_id, "line": line, "message_key": message_key, "message_id": message_id,
+                "event_type": event_type, "user_id": user_id, "email": email, "status": status, "reason": reason,
+                "problems": problems, "writes": writes, "raw": raw, "finished_at": utcnow(), "seconds": seconds,
+                # how `history show` groups it: counted by index at a million events, not parsed
+                "problem_key": problem_key(problems, reason) if status in PROBLEM_STATUSES else None,
+            })
+        if (len(self._events) >= self.flush_every or len(self._counted_keys) >= _COUNTED_PER_FLUSH * self.flush_every
+                or time.monotonic() - self._last_flush >= self.flush_seconds):
             self.flush()
 
     def flush(self) -> bool:

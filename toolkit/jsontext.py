@@ -1,8 +1,9 @@
-"""JSON text for output: what `history --json`, exports and traces print, without loading the database.
+"""JSON text: what `history --json`, exports and traces print, and the canonical text that
+record states hash and record keys are made of, without loading the database.
 
-Kept apart from `toolkit.history` (which re-exports both) so that the output helpers every
-command shares (`toolkit.cli.render`) load no database library: `attio-sync value` starts
-without one.
+Kept apart from `toolkit.history` (which re-exports the output helpers) so that the helpers
+every command shares (`toolkit.cli.render`) load no database library: `attio-sync value`
+starts without one.
 """
 
 from __future__ import annotations

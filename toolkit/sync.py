@@ -467,9 +467,7 @@ class _Engine:
             self._active.discard(item.message_key)
 
     def _finish(self, *, status: str, **fields: Any) -> None:
-        if self.dry_run and status in ("synced", "unchanged", "duplicate"):
-            fields["raw"] = None  # a rehearsal keeps the input only where there is a problem to show
-        self.audit.event(status=status, **fields)
+        self.audit.event(status=status, **fields)  # a dry run's rows: its problems (REHEARSAL_RECORDS)
         if self.on_progress is not None:
             self.on_progress(self.audit.counts)
 
