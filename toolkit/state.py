@@ -27,7 +27,7 @@ outcomes (so a killed run's state never runs ahead of what it recorded, nor behi
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -204,6 +204,8 @@ class RecordStates:
         self._dirty: dict[StateKey, StateEntry] = {}
         #: A dry run's changed states still in memory; spilled when they fall out of it.
         self._rehearsed: set[StateKey] = set()
+        #: A dry run's changed states that fell out of memory since the last prefetch.
+        self._evicted: dict[StateKey, StateEntry] = {}
         self._spill: _Spill | None = None
 
     def get(self, key: StateKey) -> StateEntry | None:
@@ -225,8 +227,15 @@ class RecordStates:
         for key in keys:
             if key in self._cached:
                 self._cached.move_to_end(key)  # the batch needs it: not the next to fall out
+            elif key in self._evicted:  # fell out since the last batch, not yet spilled
+                self._rehearsed.add(key)
+                self._remember(key, self._evicted.pop(key))
             elif key not in self._dirty:
                 wanted.setdefault(key[0], set()).add(key[1])
+        if self._evicted:
+            self._spill = self._spill or _Spill()
+            self._spill.put_many(self._evicted)
+            self._evicted.clear()
         for obj, matches in wanted.items():
             if self._spill is not None:
                 for match, spilled in self._spill.get_many(obj, matches).items():
@@ -266,41 +275,42 @@ class RecordStates:
             evicted, state = self._cached.popitem(last=False)
             if evicted in self._rehearsed and state is not None:
                 self._rehearsed.discard(evicted)
-                self._spill = self._spill or _Spill()
-                self._spill.put(evicted, state)
+                self._evicted[evicted] = state  # spilled by the next prefetch, all at once
         return entry
 
     def close(self) -> None:
         """Let go of a dry run's spill file (a run calls it when it ends)."""
+        self._evicted.clear()
         if self._spill is not None:
             self._spill.close()
             self._spill = None
 
 
 def _entry(record_id: str | None, data: Any) -> StateEntry:
-    """A state as stored: its JSON parsed (from the database) or as text (the spill file)."""
-    if isinstance(data, str):
-        data = json.loads(data)
+    """A state as the database stores it (its JSON column, parsed)."""
     data = data or {}
     return StateEntry(record_id, dict(data.get("attributes", {})), dict(data.get("items", {})))
 
 
 class _Spill:
-    """A dry run's record states beyond the memory cache, in a scratch file (`toolkit.scratch`)."""
+    """A dry run's record states beyond the memory cache, in a scratch database
+    (`toolkit.scratch`), each as `marshal` data: no other process ever reads it, and it
+    reads back 5 to 10 times as fast as JSON."""
 
     def __init__(self) -> None:
-        self._scratch = Scratch("CREATE TABLE state (object TEXT, match TEXT, record_id TEXT, data TEXT, "
+        self._scratch = Scratch("CREATE TABLE state (object TEXT, match TEXT, data BLOB, "
                                 "PRIMARY KEY (object, match)) WITHOUT ROWID")
 
-    def put(self, key: StateKey, entry: StateEntry) -> None:
-        self._scratch.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?)",
-                              (key[0], key[1], entry.record_id, json.dumps(entry.as_json(), separators=(",", ":"))))
+    def put_many(self, states: dict[StateKey, StateEntry]) -> None:
+        self._scratch.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?)",
+                                  [(obj, match, marshal.dumps((entry.record_id, entry.attributes, entry.items)))
+                                   for (obj, match), entry in states.items()])
 
     def get_many(self, obj: str, matches: Collection[str]) -> dict[str, StateEntry]:
         """The spilled states of `matches` (records of `obj`) there are."""
-        rows = self._scratch.matching("SELECT match, record_id, data FROM state WHERE object = ? AND match IN ({})",
+        rows = self._scratch.matching("SELECT match, data FROM state WHERE object = ? AND match IN ({})",
                                       list(matches), before=(obj,))
-        return {match: _entry(record_id, data) for match, record_id, data in rows}
+        return {match: StateEntry(*marshal.loads(data)) for match, data in rows}
 
     def close(self) -> None:
         self._scratch.close()
