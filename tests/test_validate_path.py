@@ -7,7 +7,9 @@
 - the phone and name fast paths: `prepare` answers the same with and without them;
 - the planner: the same plan with every fast path off (every value through `prepare`'s full
   path) as with them on; its per-mapping work is dropped with the mapping;
-- the reader: its quick `InputEvent` is the dataclass's own; a source's getter is its `resolve`.
+- the reader: its quick `InputEvent` is the dataclass's own; a source's getter is its `resolve`;
+- a record's key: `match_key` makes one text or one object of one text itself, as the canonical
+  JSON (and the email comparison form) would.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from value_cases import CASES
 
 from toolkit import plan as plan_module
 from toolkit.events import InputEvent, _accepted
+from toolkit.jsontext import canonical_json
 from toolkit.mapping import parse_mapping
-from toolkit.plan import plan_event
+from toolkit.plan import match_key, plan_event
 from toolkit.sources import MISSING, EventPath, Source
-from toolkit.values import ValueOptions, contact, core, prepare
+from toolkit.values import ValueOptions, comparison_form, contact, core, prepare
 
 SCHEMA = build_schema()
 
@@ -351,3 +354,20 @@ def test_a_sources_getter_finds_what_resolve_finds(paths: list[str], event: Any)
         found, value = source.resolve(event)
         got = source.getter()(event)
         assert (got is not MISSING, got if got is not MISSING else None) == (found, value)
+
+
+# -- a record's key --------------------------------------------------------------------------
+
+_KEY_TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from('"\\\x00\x1f\u2028\ud83dAÉß'), max_size=12)
+
+
+@given(st.sampled_from(["email_address", "domain", "value", "Email_Address", 'a"b']) | _KEY_TEXT,
+       _KEY_TEXT | st.emails().map(lambda e: e.upper()) | st.integers() | st.none(), st.booleans())
+@example("email_address", "Ada@Example.COM", False)
+@example("email_address", "ada@example.com", False)
+@example("domain", "İ.example", True)
+def test_a_records_key_made_directly_is_the_long_ways(name: str, value: Any, bare: bool) -> None:
+    form: list[Any] = [value] if bare else [{name: value}]
+    text = canonical_json(form)  # the long way: an email address with capitals is compared in lower case
+    long_way = text if '"email_address":' not in text or text == text.lower() else canonical_json(comparison_form(form))
+    assert match_key(form) == long_way

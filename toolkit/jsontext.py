@@ -14,7 +14,7 @@ from collections.abc import Callable
 from json import encoder as _encoder
 from typing import Any
 
-__all__ = ["canonical_json", "json_list", "json_text"]
+__all__ = ["canonical_json", "json_list", "json_string", "json_text"]
 
 
 def _canonical() -> Callable[[Any], str]:
@@ -38,6 +38,9 @@ def _canonical() -> Callable[[Any], str]:
 #: The same text as ``json.dumps(value, sort_keys=True, separators=(",", ":"),
 #: ensure_ascii=False, default=str)``.
 canonical_json: Callable[[Any], str] = _canonical()
+
+#: A text as a JSON string, as `canonical_json` writes it: quoted, characters as they are.
+json_string: Callable[[str], str] = _encoder.encode_basestring
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 

@@ -15,14 +15,13 @@ Attio's assert replaces them (api-notes 5.2).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .actions import Action, Fill, Target
-from .jsontext import canonical_json
+from .jsontext import canonical_json, json_string
 from .mapping import EventMapping
 from .schema import AttributeInfo, WorkspaceSchema
 from .sources import MISSING
@@ -33,9 +32,33 @@ from .values.result import preview
 
 __all__ = ["TIME_KEYS", "EventPlan", "EventTimeError", "FromWrite", "Lookup", "Write", "event_time", "plan_event"]
 
+_T = TypeVar("_T")
+
+
+class _once(Generic[_T]):  # noqa: N801 (named as the decorator it stands for)
+    """`functools.cached_property` without its lock, which Python 3.11 takes on the first read
+    of every instance: a third of what making a write's key cost."""
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name = func.__name__
+
+    def __get__(self, instance: object, owner: type | None = None) -> _T:
+        value = instance.__dict__[self.name] = self.func(instance)  # read from there next time
+        return value
+
+
 def match_key(write_form: list[Any]) -> str:
     """The canonical text of a matching value: values Attio takes as equal (emails of any case),
     equal keys."""
+    if len(write_form) == 1:  # most are one text, or one object of one text, made here directly
+        item = write_form[0]
+        if type(item) is str:
+            return f"[{json_string(item)}]"
+        if type(item) is dict and len(item) == 1:
+            ((name, value),) = item.items()
+            if type(name) is str and type(value) is str and (name != "email_address" or value == value.lower()):
+                return f"[{{{json_string(name)}:{json_string(value)}}}]"
     text = canonical_json(write_form)
     # `comparison_form` only lower-cases email addresses: a text with none, or with nothing
     # to lower-case, is already the key (most are: user ids, domains, typed-lower emails).
@@ -60,7 +83,7 @@ class Lookup:
     attribute: str
     value: tuple[Any, ...]
 
-    @cached_property
+    @_once
     def key(self) -> tuple[str, str]:
         """The record state's key of the record referred to (made once: the sync asks often)."""
         return (self.object, f"{self.attribute}={match_key(list(self.value))}")
@@ -80,16 +103,14 @@ class Write:
     appends: dict[str, list[Any]] = field(default_factory=dict)
     action: str = ""
 
-    @cached_property
+    @_once
     def key(self) -> tuple[str, str]:
         """The record state's key of the record written (made once, when the plan is complete)."""
         return (self.object, f"{self.matching_attribute}={match_key(self.values[self.matching_attribute])}")
 
-    def lookups(self) -> Iterable[Lookup]:
-        for forms in (*self.values.values(), *self.appends.values()):
-            for item in forms:
-                if isinstance(item, Lookup):
-                    yield item
+    def lookups(self) -> list[Lookup]:
+        return [item for forms in (*self.values.values(), *self.appends.values()) for item in forms
+                if type(item) is Lookup]
 
 
 @dataclass
@@ -108,9 +129,11 @@ class EventPlan:
 
     def keys(self) -> set[tuple[str, str]]:
         """Every record this event writes or refers to: events sharing one keep input order."""
-        found = {w.key for w in self.writes}
+        found = set()
         for write in self.writes:
-            found.update(lookup.key for lookup in write.lookups())
+            found.add(write.key)
+            for lookup in write.lookups():
+                found.add(lookup.key)
         return found
 
 
