@@ -138,6 +138,10 @@ class AuditLog:
     def attempt(self, row: dict[str, Any]) -> None:
         self._requests.append({"run_id": self.run_id, **row})
 
+    def records(self, status: str) -> bool:
+        """Whether an outcome of `status` gets a row (a dry run's other outcomes are counted)."""
+        return not self.run.dry_run or status in REHEARSAL_RECORDS
+
     def event(self, *, status: str, line: int, message_key: str, message_id: str | None = None,
               event_type: str | None = None, user_id: str | None = None, email: str | None = None,
               reason: str = "", problems: Any = None, writes: Any = None, raw: str | None = None,
@@ -145,7 +149,7 @@ class AuditLog:
         """Buffer one outcome; commits when the buffer is full or old enough."""
         self.counts[status] += 1
         self._buffered_keys.add(message_key)
-        if self.run.dry_run and status not in REHEARSAL_RECORDS:
+        if not self.records(status):
             if status != "duplicate":
                 self._counted_keys.append(message_key)
         else:

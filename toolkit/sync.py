@@ -57,7 +57,7 @@ from .lease import LeaseOwner, SendLease, lease_name
 from .mapping import EventMapping
 from .plan import EventPlan, FromWrite, Lookup, Write, plan_event
 from .schema import WorkspaceSchema
-from .state import RecordStates, StateKey, after_write, diff_write
+from .state import RecordStates, StateKey, WriteDiff, after_write, diff_write
 
 __all__ = ["DEFAULT_LEASE_WAIT", "RESUMABLE", "STOPS", "SyncResult", "run_sync"]
 
@@ -261,12 +261,29 @@ class _Waits(Exception):
     that creates it has not come, or did not go through in this run. Not final: `failed`."""
 
 
+@dataclass(slots=True)
+class _Sent:
+    """What one write of an event did; its summary for the audit log is made only for an
+    outcome that gets a row (a dry run counts its synced and unchanged events)."""
+
+    write: Write
+    diff: WriteDiff
+    record_id: str | None
+    sent: bool
+
+    def summary(self) -> dict[str, Any]:
+        write, diff = self.write, self.diff
+        return {"object": write.object, "matching_attribute": write.matching_attribute,
+                "match": write.values[write.matching_attribute], "record_id": self.record_id, "sent": self.sent,
+                "values": sorted(diff.values), "appended": sorted(diff.appends), "skipped_older": diff.skipped_older}
+
+
 @dataclass
 class _Outcome:
     status: str
     reason: str = ""
     problems: list[dict[str, Any]] | None = None
-    writes: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[_Sent] = field(default_factory=list)
 
 
 class _Engine:
@@ -434,20 +451,20 @@ class _Engine:
             self._finish(status="invalid", reason=str(item.problem), raw=item.raw, problems=[problem], **common)
             return None
         event = item.event
-        who = _who(event)
         if key in self._active or key in seen:
-            self._finish(status="duplicate", reason="this messageId was already processed", **common, **who)
+            self._finish(status="duplicate", reason="this messageId was already processed", **common, **_who(event))
             return None
         seen.add(key)
         plan = plan_event(event, self.mapping, self.schema)
         if plan.no_action:
             self._finish(status="invalid", reason=f"no action takes event type {event.get('type')!r}",
                          problems=[{"field": "type", "reason": "no action takes this event type"}],
-                         raw=item.raw, **common, **who)
+                         raw=item.raw, **common, **_who(event))
             return None
         if not plan.ok:
             reasons = "; ".join(f"{p['field']}: {p['reason']}" for p in plan.problems)
-            self._finish(status="invalid", reason=reasons, problems=plan.problems, raw=item.raw, **common, **who)
+            self._finish(status="invalid", reason=reasons, problems=plan.problems, raw=item.raw, **common,
+                         **_who(event))
             return None
         self._active.add(key)
         return plan
@@ -481,9 +498,13 @@ class _Engine:
                 self._not_through.update(dict.fromkeys(keys, item.line))
             for row in attempts:
                 self.audit.attempt(row)
+            if not self.audit.records(outcome.status):  # a dry run's synced or unchanged event: counted
+                self._finish(status=outcome.status, line=item.line, message_key=item.message_key)
+                return
             self._finish(status=outcome.status, reason=outcome.reason, problems=outcome.problems,
-                         writes=outcome.writes, raw=item.raw, line=item.line, message_key=item.message_key,
-                         message_id=item.message_id, seconds=time.monotonic() - started, **_who(item.event or {}))
+                         writes=[sent.summary() for sent in outcome.writes], raw=item.raw, line=item.line,
+                         message_key=item.message_key, message_id=item.message_id,
+                         seconds=time.monotonic() - started, **_who(item.event or {}))
         finally:
             self._active.discard(item.message_key)
 
@@ -499,10 +520,10 @@ class _Engine:
         outcome = _Outcome(status="unchanged")
         try:
             for index, write in enumerate(plan.writes):
-                summary = await self._send_write(write, record_ids, plan.time)
-                record_ids[index] = summary.get("record_id")
-                outcome.writes.append(summary)
-                if summary["sent"]:
+                sent = await self._send_write(write, record_ids, plan.time)
+                record_ids[index] = sent.record_id
+                outcome.writes.append(sent)
+                if sent.sent:
                     outcome.status = "synced"
         except _Rejected as exc:
             return _Outcome("rejected", str(exc), writes=outcome.writes)
@@ -521,21 +542,15 @@ class _Engine:
         return outcome
 
     async def _send_write(self, write: Write, record_ids: dict[int, str | None],
-                          when: datetime | None) -> dict[str, Any]:
+                          when: datetime | None) -> _Sent:
         """Send what one write still needs, noting in the record state what each request did."""
         values = await self._resolve_all(write.values, record_ids)
         appends = await self._resolve_all(write.appends, record_ids) if write.appends else {}
         key = write.key
         entry = self.states.get(key)
         diff = diff_write(values, appends, write.matching_attribute, entry, when)
-        summary: dict[str, Any] = {"object": write.object, "matching_attribute": write.matching_attribute,
-                                   "match": write.values[write.matching_attribute],
-                                   "record_id": entry.record_id if entry else None, "sent": False,
-                                   "values": sorted(diff.values), "appended": sorted(diff.appends),
-                                   "skipped_older": diff.skipped_older}
         if diff.nothing_to_send:
-            return summary
-        summary["sent"] = True
+            return _Sent(write, diff, entry.record_id if entry else None, sent=False)
         if self.client is None:
             # A rehearsal keeps what it would have sent in memory (never in the database), so a
             # later event for the same record is trimmed as the real run would trim it. A record
@@ -544,8 +559,7 @@ class _Engine:
             stand_in = entry.record_id if entry and entry.record_id else _stand_in(key)
             self.states.put(key, after_write(entry, values=diff.values, items=diff.appends, when=when,
                                              record_id=stand_in, hashes=diff.hashes))
-            summary["record_id"] = stand_in  # so this event's references resolve as a later one's will
-            return summary
+            return _Sent(write, diff, stand_in, sent=True)  # this event's references resolve to it
         if diff.need_assert:
             try:
                 record = await self.client.assert_record(write.object, write.matching_attribute, diff.values)
@@ -563,8 +577,7 @@ class _Engine:
             entry = after_write(entry, items=diff.appends, when=when)
             self.states.put(key, entry)
             _written(entry.record_id)
-        summary["record_id"] = entry.record_id if entry else None
-        return summary
+        return _Sent(write, diff, entry.record_id if entry else None, sent=True)
 
     async def _resolve_all(self, forms: dict[str, list[Any]],
                            record_ids: dict[int, str | None]) -> dict[str, list[Any]]:
