@@ -186,3 +186,18 @@ def test_a_prefetch_keeps_what_the_batch_needs_among_the_newest_in_memory(fresh_
     fresh_cache.first = fresh_cache.all = None  # type: ignore[assignment,method-assign]
     assert states.get(("people", "k0")) == stored
     assert states.get(("people", "a")) is None and states.get(("people", "b")) is None
+
+
+def test_a_state_committed_by_the_run_is_read_back_though_the_database_held_none_of_its_object(
+        fresh_cache: Cache) -> None:
+    """A first sync asks the database once whether it holds states of an object; once the run
+    commits one, a state that fell out of memory is read back from it."""
+    states = RecordStates(fresh_cache, "http://attio", size=1)
+    key, other = ("people", "k0"), ("people", "k1")
+    assert states.get(key) is None  # the database holds no people: asked once
+    entry = after_write(None, values={"plan": ["Pro"]}, when=T1, record_id="rec-0")
+    states.put(key, entry)
+    _committed_state(fresh_cache, key, entry)  # as the audit log's commit writes it
+    states.committed({key: entry})
+    states.get(other)  # `key` falls out of memory, and is no longer pending
+    assert states.pending() == {} and states.get(key) == entry

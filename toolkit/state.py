@@ -45,10 +45,12 @@ from .scratch import Scratch
 
 __all__ = ["STATE_CACHE", "RecordStates", "StateEntry", "WriteDiff", "after_write", "diff_write", "value_hash"]
 
-#: Record states kept in memory at once (least recently used go first): 1.2 to 3 KB each. A
-#: batch's states come in one query (`prefetch`), so a larger cache saves little time; at
-#: 10,000 it held 20 MB of a million-event dry run whose records came back too far apart.
-STATE_CACHE: Final = 5_000
+#: Record states kept in memory at once (least recently used go first): a tenth as objects
+#: (1.2 to 3 KB each), the rest packed (0.6 to 1.4 KB each with its key). A state that is not
+#: in memory comes from the database (one query per batch of events), or for a dry run's
+#: change, from its spill file (about 8 microseconds to write one there). At 20,000 a
+#: million-event dry run peaked at 133 MiB; at 12,000, 111 MiB (`bench/sync_memory.py`).
+STATE_CACHE: Final = 12_000
 
 #: A record state's key: (object slug, "<matching attribute>=<canonical value>").
 StateKey = tuple[str, str]
@@ -180,19 +182,25 @@ def after_write(entry: StateEntry | None, *, values: dict[str, list[Any]] | None
 _STATES = select(RecordState.match_key, RecordState.record_id, RecordState.attributes).where(
     col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug"),
     col(RecordState.match_key).in_(bindparam("match_keys", expanding=True)))
+#: Whether the database holds any state of one object (`RecordStates.prefetch`).
+_ANY_STATE = select(RecordState.match_key).where(
+    col(RecordState.base_url) == bindparam("base_url"), col(RecordState.object_slug) == bindparam("object_slug")
+).limit(1)
 
 
 class RecordStates:
     """The record states of one Attio origin: read through from the database, cached in memory.
+
+    Memory holds `size` states: the most recently used tenth as objects, the rest packed
+    (`marshal` data, a quarter of the memory of the objects), unpacked when asked for again.
 
     Args:
         cache: the database.
         base_url: the Attio origin the states belong to.
         persist: keep changes for the database (False for a dry run, whose states never reach
             the database and never make a later real run skip a write). A dry run's changes that
-            fall out of the memory cache go to a temporary file (`_Spill`) and are read back
-            from it before the database, so its "would write" stays exact at any size in
-            bounded memory.
+            fall out of memory go to a temporary database (`_Spill`) and are read back from it
+            before the database, so its "would write" stays exact at any size in bounded memory.
     """
 
     def __init__(self, cache: Cache, base_url: str, *, persist: bool = True, size: int | None = None) -> None:
@@ -200,19 +208,29 @@ class RecordStates:
         self.base_url = base_url
         self.persist = persist
         self.size = size or STATE_CACHE
+        self._hot_size = max(1, self.size // 10)
+        #: The most recently used states, as objects (a key is here or in `_packed`, not both).
         self._cached: OrderedDict[StateKey, StateEntry | None] = OrderedDict()
+        self._packed: OrderedDict[StateKey, bytes | None] = OrderedDict()
+        #: The packed form of unpacked states not changed since: packed again as they were.
+        self._unpacked: dict[StateKey, bytes] = {}
         self._dirty: dict[StateKey, StateEntry] = {}
         #: A dry run's changed states still in memory; spilled when they fall out of it.
         self._rehearsed: set[StateKey] = set()
-        #: A dry run's changed states that fell out of memory since the last prefetch.
-        self._evicted: dict[StateKey, StateEntry] = {}
+        #: A dry run's changed states that fell out of memory since the last prefetch, packed.
+        self._evicted: dict[StateKey, bytes] = {}
         self._spill: _Spill | None = None
+        #: object -> whether the database holds a state of one of its records (asked once; a
+        #: run's first commit of one makes it so): a first sync asks nothing per batch.
+        self._stored: dict[str, bool] = {}
 
     def get(self, key: StateKey) -> StateEntry | None:
         """The state of one record, from memory or the database (None: never written)."""
         if key in self._cached:
             self._cached.move_to_end(key)
             return self._cached[key]
+        if key in self._packed:
+            return self._remember(key, self._unpack(key, self._packed.pop(key)))
         if key in self._dirty:  # changed by this run but evicted: newer than the database
             return self._remember(key, self._dirty[key])
         self.prefetch((key,))  # a batch's states are prefetched: this is for one that was not
@@ -227,9 +245,11 @@ class RecordStates:
         for key in keys:
             if key in self._cached:
                 self._cached.move_to_end(key)  # the batch needs it: not the next to fall out
+            elif key in self._packed:
+                self._remember(key, self._unpack(key, self._packed.pop(key)))
             elif key in self._evicted:  # fell out since the last batch, not yet spilled
                 self._rehearsed.add(key)
-                self._remember(key, self._evicted.pop(key))
+                self._remember(key, self._unpack(key, self._evicted.pop(key)))
             elif key not in self._dirty:
                 wanted.setdefault(key[0], set()).add(key[1])
         if self._evicted:
@@ -240,9 +260,11 @@ class RecordStates:
             if self._spill is not None:
                 for match, spilled in self._spill.get_many(obj, matches).items():
                     self._rehearsed.add((obj, match))
-                    self._remember((obj, match), spilled)
+                    self._remember((obj, match), self._unpack((obj, match), spilled))
                     matches.discard(match)
-            if not matches:
+            if not matches or not self._any_stored(obj):
+                for match in matches:
+                    self._remember((obj, match), None)
                 continue
             rows = self.cache.all(_STATES, {"base_url": self.base_url, "object_slug": obj,
                                             "match_keys": sorted(matches)})
@@ -252,6 +274,9 @@ class RecordStates:
                 self._remember((obj, match), None if row is None else _entry(row.record_id, row.attributes))
 
     def put(self, key: StateKey, entry: StateEntry) -> None:
+        self._packed.pop(key, None)
+        self._evicted.pop(key, None)
+        self._unpacked.pop(key, None)
         self._remember(key, entry)
         if self.persist:
             self._dirty[key] = entry
@@ -265,25 +290,47 @@ class RecordStates:
     def committed(self, written: dict[StateKey, StateEntry]) -> None:
         """Forget the pending changes that `written` committed (later changes stay pending)."""
         for key, entry in written.items():
+            self._stored[key[0]] = True
             if self._dirty.get(key) is entry:
                 del self._dirty[key]
 
+    def _any_stored(self, obj: str) -> bool:
+        if obj not in self._stored:
+            self._stored[obj] = bool(self.cache.all(_ANY_STATE, {"base_url": self.base_url, "object_slug": obj}))
+        return self._stored[obj]
+
     def _remember(self, key: StateKey, entry: StateEntry | None) -> StateEntry | None:
+        """`entry` as the newest in memory (the caller took `key` out of `_packed`)."""
         self._cached[key] = entry
         self._cached.move_to_end(key)
-        while len(self._cached) > self.size:
-            evicted, state = self._cached.popitem(last=False)
-            if evicted in self._rehearsed and state is not None:
+        while len(self._cached) > self._hot_size:
+            cooled, state = self._cached.popitem(last=False)
+            packed = self._unpacked.pop(cooled, None)
+            self._packed[cooled] = packed if packed is not None or state is None else _pack(state)
+        while len(self._packed) > self.size - self._hot_size:
+            evicted, packed = self._packed.popitem(last=False)
+            if evicted in self._rehearsed and packed is not None:
                 self._rehearsed.discard(evicted)
-                self._evicted[evicted] = state  # spilled by the next prefetch, all at once
+                self._evicted[evicted] = packed  # spilled by the next prefetch, all at once
         return entry
 
     def close(self) -> None:
         """Let go of a dry run's spill file (a run calls it when it ends)."""
         self._evicted.clear()
+        self._unpacked.clear()
         if self._spill is not None:
             self._spill.close()
             self._spill = None
+
+    def _unpack(self, key: StateKey, packed: bytes | None) -> StateEntry | None:
+        if packed is None:
+            return None
+        self._unpacked[key] = packed
+        return StateEntry(*marshal.loads(packed))
+
+
+def _pack(entry: StateEntry) -> bytes:
+    return marshal.dumps((entry.record_id, entry.attributes, entry.items))
 
 
 def _entry(record_id: str | None, data: Any) -> StateEntry:
@@ -293,24 +340,21 @@ def _entry(record_id: str | None, data: Any) -> StateEntry:
 
 
 class _Spill:
-    """A dry run's record states beyond the memory cache, in a scratch database
-    (`toolkit.scratch`), each as `marshal` data: no other process ever reads it, and it
-    reads back 5 to 10 times as fast as JSON."""
+    """A dry run's record states beyond memory, packed, in a scratch database (`toolkit.scratch`)."""
 
     def __init__(self) -> None:
         self._scratch = Scratch("CREATE TABLE state (object TEXT, match TEXT, data BLOB, "
                                 "PRIMARY KEY (object, match)) WITHOUT ROWID")
 
-    def put_many(self, states: dict[StateKey, StateEntry]) -> None:
+    def put_many(self, states: dict[StateKey, bytes]) -> None:
         self._scratch.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?)",
-                                  [(obj, match, marshal.dumps((entry.record_id, entry.attributes, entry.items)))
-                                   for (obj, match), entry in states.items()])
+                                  [(obj, match, packed) for (obj, match), packed in states.items()])
 
-    def get_many(self, obj: str, matches: Collection[str]) -> dict[str, StateEntry]:
-        """The spilled states of `matches` (records of `obj`) there are."""
+    def get_many(self, obj: str, matches: Collection[str]) -> dict[str, bytes]:
+        """The spilled states of `matches` (records of `obj`) there are, packed."""
         rows = self._scratch.matching("SELECT match, data FROM state WHERE object = ? AND match IN ({})",
                                       list(matches), before=(obj,))
-        return {match: StateEntry(*marshal.loads(data)) for match, data in rows}
+        return dict(rows)
 
     def close(self) -> None:
         self._scratch.close()
