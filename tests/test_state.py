@@ -201,3 +201,24 @@ def test_a_state_committed_by_the_run_is_read_back_though_the_database_held_none
     states.committed({key: entry})
     states.get(other)  # `key` falls out of memory, and is no longer pending
     assert states.pending() == {} and states.get(key) == entry
+
+
+def test_a_dry_run_reads_back_from_its_spill_the_last_state_it_changed(fresh_cache: Cache) -> None:
+    """A spilled state read back and left alone is not written again; changed, it is."""
+    states = RecordStates(fresh_cache, "http://attio", persist=False, size=1)
+    key, other = ("people", "k0"), ("people", "k1")
+    first = after_write(None, values={"plan": ["Pro"]}, when=T1, record_id="(new people k0)")
+    second = after_write(first, values={"plan": ["Free"]}, when=T2)
+    try:
+        states.put(key, first)
+        states.get(other)  # `key` falls out of memory; the next read spills it
+        assert states.get(key) == first
+        states.get(other)
+        assert states.get(key) == first  # read back again, unchanged
+        states.put(key, second)
+        states.get(other)
+        assert states.get(key) == second
+        states.get(other)
+        assert states.get(key) == second
+    finally:
+        states.close()

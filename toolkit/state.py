@@ -259,7 +259,7 @@ class RecordStates:
         for obj, matches in wanted.items():
             if self._spill is not None:
                 for match, spilled in self._spill.get_many(obj, matches).items():
-                    self._rehearsed.add((obj, match))
+                    # Not marked rehearsed: until it changes again, the spill holds it as it is.
                     self._remember((obj, match), self._unpack((obj, match), spilled))
                     matches.discard(match)
             if not matches or not self._any_stored(obj):
