@@ -61,6 +61,8 @@ def test_messages_an_earlier_real_run_processed_are_duplicates_in_any_batch(h: S
     assert (again.counts["duplicate"], again.counts["synced"]) == (30, 30)
     dry = h.sync([identify(n, message=f"x-{n}") for n in range(60)], MAPPING, dry_run=True)
     assert (dry.counts["unchanged"], dry.counts["duplicate"]) == (60, 0)  # states of both runs, prefetched
+    rehearsed = h.sync([identify(n) for n in range(60)], MAPPING, dry_run=True)
+    assert rehearsed.counts["duplicate"] == 60  # a dry run asks the database what earlier real runs did
 
 
 def test_a_record_written_in_one_batch_is_trimmed_in_the_next(h: SyncHarness) -> None:

@@ -46,6 +46,12 @@ _COUNTED_PER_FLUSH: Final = 10
 PERSIST_TIMEOUT: Final = 60.0
 
 
+def _any_done(statuses: Sequence[str]) -> Any:
+    """Whether a real run gave any message an outcome in `statuses`, from the runs' counts (a
+    run's counts commit with its outcomes)."""
+    return select(Run.id).where(col(Run.dry_run).is_(False), or_(*(getattr(Run, s) > 0 for s in statuses))).limit(1)
+
+
 def _seen(statuses: Sequence[str]) -> Any:
     """Of a batch of messages, those this run has an outcome for, or a real earlier run gave an
     outcome in `statuses`: one statement, built once per run, asked once per batch of events."""
@@ -87,11 +93,15 @@ class AuditLog:
         self.committed = dict.fromkeys(OUTCOMES, 0)
         self.committed_requests = 0
         self._seen = _seen(done_statuses)
+        self._any_done = _any_done(done_statuses)
+        #: Whether an earlier real run gave any message a done outcome (asked once, by a dry
+        #: run: with none, it asks the database nothing per batch; see `seen`).
+        self._earlier_done: bool | None = None
         self._events: list[dict[str, Any]] = []
         self._requests: list[dict[str, Any]] = []
         self._buffered_keys: set[str] = set()
-        #: A dry run's messages counted without a row: kept in a scratch file once committed,
-        #: so that a repeat is still a duplicate (`seen`).
+        #: A dry run's messages counted without a row: kept in a scratch file once committed
+        #: (with those it recorded), so that a repeat is still a duplicate (`seen`).
         self._counted_keys: list[str] = []
         self._counted: Scratch | None = None
         self._last_flush = time.monotonic()
@@ -126,12 +136,18 @@ class AuditLog:
         """
         found = {key for key in message_keys if key in self._buffered_keys}
         rest = [key for key in set(message_keys) if key not in found]
-        if rest:
+        # A dry run keeps every message it committed in its scratch file, rows and counts alike.
+        if rest and (not self.run.dry_run or self._any_earlier_done()):
             rows = self.cache.all(self._seen, {"message_keys": rest, "run_id": self.run_id})
             found.update(row.message_key for row in rows)
         if rest and self._counted is not None:
             found.update(key for (key,) in self._counted.matching("SELECT key FROM seen WHERE key IN ({})", rest))
         return found
+
+    def _any_earlier_done(self) -> bool:
+        if self._earlier_done is None:
+            self._earlier_done = bool(self.cache.all(self._any_done, {}))
+        return self._earlier_done
 
     # -- what happens now ------------------------------------------------------------------
 
@@ -234,10 +250,11 @@ class AuditLog:
         self.committed = counts
         self.committed_requests += len(requests)
         self.states.committed(states)
-        if self._counted_keys:
+        if self.run.dry_run and (self._counted_keys or events):
             if self._counted is None:
                 self._counted = Scratch("CREATE TABLE seen (key TEXT PRIMARY KEY) WITHOUT ROWID")
-            self._counted.executemany("INSERT OR IGNORE INTO seen VALUES (?)", ((key,) for key in self._counted_keys))
+            self._counted.executemany("INSERT OR IGNORE INTO seen VALUES (?)",
+                                      [(key,) for key in self._counted_keys] + [(e["message_key"],) for e in events])
         self._events, self._requests, self._buffered_keys, self._counted_keys = [], [], set(), []
 
     def unrecorded_lines(self) -> list[int]:
