@@ -585,6 +585,12 @@ class _Engine:
         "target_record_id"}` (one coroutine per write, not per value: most values are plain)."""
         resolved: dict[str, list[Any]] = {}
         for slug, items in forms.items():
+            for item in items:
+                if isinstance(item, _SYMBOLIC):
+                    break
+            else:  # plain values, as planned (never changed after)
+                resolved[slug] = items
+                continue
             concrete = []
             for item in items:
                 if isinstance(item, FromWrite):
@@ -636,6 +642,10 @@ class _Engine:
             _written(record_id)
         self.states.put(ref.key, after_write(entry, record_id=record_id))
         return record_id
+
+
+#: What `_resolve_all` makes concrete.
+_SYMBOLIC = (FromWrite, Lookup)
 
 
 def _stand_in(key: StateKey) -> str:
