@@ -5,16 +5,18 @@ bench/sync_memory.py measures: every attribute of the example mapping, N/10 user
 workspaces), with examples/mapping.toml and the example workspace's schema, pulled with
 `attio-sync schema pull` from `attio-sync sandbox --seed examples/sandbox-seed.toml` over loopback.
 
-(a) Throughput (issue 16, item 1), on one file (default 100,000 events):
+(a) Throughput (issue 16, item 2), on one file (default 100,000 events):
     dry run   `attio-sync sync EVENTS --mapping examples/mapping.toml --dry-run --db COPY --json`, a
               subprocess timed from start to exit;
     plan only the ceiling: the same file, mapping and schema, in this process, through
               `toolkit.events.read_events` and `toolkit.plan.plan_event` and nothing else;
+    floor     a bound, not a dry run: plan only, plus each event's record keys and the record
+              state's hash of each value written, which no dry run of this design can skip;
     start-up  the dry run's command on an empty file, so the ratio can be given net of it.
     It prints events/s of both and the ratio dry/plan, as measured and net of start-up. Aim: at
     least 0.5.
 
-(b) Exactness (issue 16, item 2), on a file of its own size (default 20,000 events, which keeps
+(b) Exactness (issue 16, item 1), on a file of its own size (default 20,000 events, which keeps
     the real run near a minute: it sends every write to the sandbox). From two fresh copies of
     the pulled database (the same starting state), the dry run's `would_write` (its --json
     summary) is compared with the writes the real run then sends:
@@ -56,23 +58,29 @@ from common import (  # noqa: E402  (bench/common.py)
 OUTCOMES = ("synced", "unchanged", "invalid", "rejected", "failed", "duplicate")
 
 
-def plan_only(events: Path, db: Path) -> tuple[float, int, int]:
-    """Read and plan every event of `events` in this process: seconds, events, planned writes.
-
-    The schema is loaded from `db` and the mapping parsed before the clock starts, as the CLI
-    does before its run starts.
-    """
+def loaded(db: Path) -> tuple[Any, Any]:
+    """The schema cached in `db` and the example mapping, as the CLI has them before its run starts."""
     from toolkit.cache import open_cache
-    from toolkit.events import read_events
     from toolkit.mapping import load_mapping
-    from toolkit.plan import plan_event
 
     cache = open_cache(str(db))
     try:
         schema = cache.load_schema()
     finally:
         cache.close()
-    mapping = load_mapping(EXAMPLE_MAPPING)
+    return schema, load_mapping(EXAMPLE_MAPPING)
+
+
+def plan_only(events: Path, db: Path) -> tuple[float, int, int]:
+    """Read and plan every event of `events` in this process: seconds, events, planned writes.
+
+    The schema is loaded from `db` and the mapping parsed before the clock starts, as the CLI
+    does before its run starts.
+    """
+    from toolkit.events import read_events
+    from toolkit.plan import plan_event
+
+    schema, mapping = loaded(db)
     count = planned = 0
     started = time.perf_counter()
     with events.open("rb") as stream:
@@ -81,6 +89,29 @@ def plan_only(events: Path, db: Path) -> tuple[float, int, int]:
             if item.event is not None and item.problem is None:
                 planned += len(plan_event(item.event, mapping, schema).writes)
     return time.perf_counter() - started, count, planned
+
+
+def floor_only(events: Path, db: Path) -> float:
+    """Seconds for what any dry run of this design must do beyond planning, with nothing else:
+    `plan_only`'s work, plus each write's record key and the references' (`EventPlan.keys`),
+    plus the record state's hash of each value written (`value_hash`). No state is kept, no
+    outcome recorded: a bound, not a dry run."""
+    from toolkit.events import read_events
+    from toolkit.plan import plan_event
+    from toolkit.state import value_hash
+
+    schema, mapping = loaded(db)
+    started = time.perf_counter()
+    with events.open("rb") as stream:
+        for item in read_events(stream):
+            if item.event is not None and item.problem is None:
+                plan = plan_event(item.event, mapping, schema)
+                plan.keys()
+                for write in plan.writes:  # a reference still symbolic is hashed as its text: as dear
+                    for slug, forms in write.values.items():
+                        if slug != write.matching_attribute:
+                            value_hash(forms)
+    return time.perf_counter() - started
 
 
 def dry_run(events: Path, db: Path, *connection: str) -> CliRun:
@@ -125,12 +156,14 @@ def throughput(base: Path, schema: Path, size: int, rounds: int) -> None:
     empty = base / "empty.jsonl"
     empty.write_bytes(b"")
     plans: list[tuple[float, int, int]] = []
+    floors: list[float] = []
     dries: list[CliRun] = []
     starts: list[CliRun] = []
     for n in range(rounds):  # side by side, in turn, so a noisy spell hits both
         starts.append(run_cli(["sync", str(empty), "--mapping", str(EXAMPLE_MAPPING), "--dry-run",
                                "--db", str(fresh_copy(schema, f"empty-{n}.db"))]))
         plans.append(plan_only(events, schema))
+        floors.append(floor_only(events, schema))
         dries.append(dry_run(events, fresh_copy(schema, f"dry-{n}.db")))
     plan_seconds, count, planned = min(plans)
     dry = min(dries, key=lambda run: run.seconds)
@@ -145,6 +178,9 @@ def throughput(base: Path, schema: Path, size: int, rounds: int) -> None:
           f"plan_event; {planned:,} writes planned before unchanged ones are trimmed)")
     print(f"    dry run   : {dry_rate:8,.0f} events/s  ({dry.seconds:.1f} s for the process; the run itself says "
           f"{summary['seconds']:.1f} s; peak {dry.peak_mib:.1f} MiB)")
+    floor_rate = count / min(floors)
+    print(f"    floor     : {floor_rate:8,.0f} events/s  (plan only, plus record keys and a hash of each value "
+          f"written: what this design cannot do without; {floor_rate / plan_rate:.3f} of plan only)")
     print(f"    start-up  : {start_up:.2f} s (the same command on an empty file)")
     print(f"    dry/plan  : {dry_rate / plan_rate:.3f} as measured; {net_rate / plan_rate:.3f} net of start-up "
           f"(aim >= 0.5: {'met' if net_rate / plan_rate >= 0.5 else 'not met'})")
