@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from serve_harness import KEY, ServeHarness
+from sqlalchemy import text, update
 
 from toolkit.cli import cli
+from toolkit.models import InboxEvent
 from toolkit.sandbox import SandboxConfig
 from toolkit.sandbox.catalog import Catalog
 
@@ -116,6 +119,33 @@ def test_a_retried_request_is_not_sent_twice(harness: ServeHarness) -> None:
     assert harness.served() == {"once": "synced"}
     asserts = [e for e in harness.app.log if e.method == "PUT" and "/users/records" in e.path]
     assert len(asserts) == 1
+
+
+def test_a_retry_after_its_sent_event_left_the_queue_is_not_sent_twice(tmp_path: Path) -> None:
+    harness = ServeHarness(tmp_path)
+    url = harness.start()
+    event = {"type": "identify", "userId": "u-1", "messageId": "late", "traits": {"email": "a@example.com"}}
+    assert httpx.post(f"{url}/v1/identify", json=event, auth=(KEY, "")).status_code == 200
+    harness.wait_for(lambda: harness.served() == {"late": "synced"}, what="the outcome")
+    harness.stop()
+    with harness.cache.engine.begin() as connection:  # sent eight days ago (stored as the column stores times)
+        connection.execute(update(InboxEvent).values(done_at=datetime.now(UTC) - timedelta(days=8)))
+
+    again = ServeHarness.__new__(ServeHarness)
+    again.__dict__.update(harness.__dict__)
+    url = again.start()  # a sender prunes what was sent over a week ago when it starts
+    again.wait_for(lambda: again.scalar("SELECT count(*) FROM inbox") == 0, what="the queue pruned")
+    assert httpx.post(f"{url}/v1/identify", json=event, auth=(KEY, "")).status_code == 200  # a late retry
+
+    def outcomes() -> list[str]:
+        with again.cache.engine.connect() as connection:
+            return list(connection.execute(text("SELECT status FROM event WHERE message_id = 'late' ORDER BY id"))
+                        .scalars())
+
+    again.wait_for(lambda: len(outcomes()) == 2, what="the retry's outcome")
+    again.stop()
+    assert outcomes() == ["synced", "duplicate"]  # the audit log still knew it
+    assert len([e for e in again.app.log if e.method == "PUT" and "/users/records" in e.path]) == 1
 
 
 def test_what_is_queued_at_a_stop_is_sent_at_the_next_start(tmp_path: Path) -> None:

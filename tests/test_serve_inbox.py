@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
-from toolkit.cache import Cache, open_cache
+from toolkit.cache import Cache, open_cache, utcnow
 from toolkit.errors import CacheError
 from toolkit.serve.inbox import MAX_KEY_CHARS, AcceptedEvent, Inbox, inbox_key
 
@@ -125,6 +125,23 @@ def test_mark_done_takes_more_ids_than_one_statement_binds(inbox: Inbox) -> None
     inbox.accept([accepted(f"m{i}") for i in range(1200)])
     assert inbox.mark_done_now([q.id for q in inbox.queued(limit=2000)]) == 1200
     assert inbox.depth() == 0
+
+
+def test_prune_deletes_only_events_done_before_the_horizon(inbox: Inbox) -> None:
+    inbox.accept([accepted(f"m{i}") for i in range(7)])
+    ids = [q.id for q in inbox.queued()]
+    now = utcnow()
+    inbox.mark_done_now(ids[:3], at=now - timedelta(days=8))  # old
+    inbox.mark_done_now(ids[3:5], at=now - timedelta(hours=1))  # recent; m5, m6 still queued
+    assert inbox.prune(now - timedelta(days=7), chunk=2) == 3  # in chunks of two
+    assert inbox.prune(now - timedelta(days=7)) == 0
+    assert [q.message_id for q in inbox.queued()] == ["m5", "m6"] and inbox.depth() == 2
+    # The recent ones still dedupe a retry; the deleted ones no longer do: queued again.
+    again = inbox.accept([accepted("m3"), accepted("m0")])
+    assert (again.accepted, again.duplicates) == (1, 1)
+    assert [q.message_id for q in inbox.queued()] == ["m5", "m6", "m0"]
+    assert inbox.prune(now + timedelta(days=1)) == 2  # the recent ones; never a queued one
+    assert inbox.depth() == 3
 
 
 def test_oldest_age(inbox: Inbox) -> None:

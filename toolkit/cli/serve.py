@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -38,6 +39,9 @@ WRITE_KEYS_VARIABLE = "ATTIO_SYNC_WRITE_KEYS"
               help="Queued events beyond which senders are answered 503 (they retry).")
 @click.option("--schema-refresh", type=click.FloatRange(min=0), default=600.0, show_default=True, metavar="SECONDS",
               help="Pull the schema again this often and re-check the mapping (0: never).")
+@click.option("--keep-done", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Keep sent events in the queue this long, so a late retry of one is not queued again; older "
+                   "ones are deleted hourly (0: keep them for ever) [default 604800, a week].")
 @click.option("--write-rate", type=click.FloatRange(min=0, min_open=True), help="Writes per second [default 25].")
 @click.option("--read-rate", type=click.FloatRange(min=0, min_open=True), help="Reads per second [default 100].")
 @click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
@@ -50,9 +54,9 @@ WRITE_KEYS_VARIABLE = "ATTIO_SYNC_WRITE_KEYS"
 @connection_options
 @click.pass_context
 def serve_command(ctx: click.Context, /, host: str, port: int, mapping_path: str | None, write_keys: tuple[str, ...],
-                  max_queue: int, schema_refresh: float, write_rate: float | None, read_rate: float | None,
-                  concurrency: int, max_attempts: int | None, outage_timeout: float | None, no_check: bool,
-                  **options: Any) -> None:
+                  max_queue: int, schema_refresh: float, keep_done: float | None, write_rate: float | None,
+                  read_rate: float | None, concurrency: int, max_attempts: int | None, outage_timeout: float | None,
+                  no_check: bool, **options: Any) -> None:
     """Receive events live, as Segment, Customer.io and RudderStack libraries send them.
 
     Speaks their event-collection API (POST /v1/batch, /v1/identify, /v1/group, ...): point a
@@ -95,6 +99,8 @@ def serve_command(ctx: click.Context, /, host: str, port: int, mapping_path: str
 
     serve_options = ServeOptions(write_keys=keys, host=host, port=port, max_queue=max_queue,
                                  schema_refresh=schema_refresh or None, concurrency=concurrency)
+    if keep_done is not None:
+        serve_options = dataclasses.replace(serve_options, keep_done=keep_done or None)
 
     async def go() -> str:
         stop = asyncio.Event()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -155,6 +155,10 @@ class Inbox:
         self._done = (update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)),
                                            _TABLE.c.done_at.is_(None))
                       .values(done_at=bindparam("done_at")))
+        # The oldest done rows first, by the (done_at, id) index; never a queued one.
+        prunable = (select(_TABLE.c.id).where(_TABLE.c.done_at.is_not(None), _TABLE.c.done_at < bindparam("before"))
+                    .order_by(_TABLE.c.done_at, _TABLE.c.id).limit(bindparam("limit")))
+        self._prune = delete(_TABLE).where(_TABLE.c.id.in_(prunable.scalar_subquery()))
 
     def __repr__(self) -> str:
         return f"Inbox({self.cache.url!r})"
@@ -304,6 +308,29 @@ class Inbox:
                 return self.mark_done(connection, ids, at=at)
         except SQLAlchemyError as exc:
             raise self.cache._error(exc) from exc
+
+    def prune(self, before: datetime, *, chunk: int = 5_000) -> int:
+        """Delete the events done before `before`; returns how many. A chunk at a time, each in
+        a transaction of its own, so the door never waits long for the database. Queued events
+        (not done, or `failed` and waiting to be sent again) are never deleted.
+
+        A done event is kept so that a library's late retry of it is not queued again; once
+        it is deleted, such a retry is queued, and the sync records it as a `duplicate` from
+        the audit log (which `history prune` alone deletes): nothing is sent twice.
+
+        Raises:
+            CacheError: the database refused (what was deleted before stays deleted).
+        """
+        deleted = 0
+        while True:
+            try:
+                with self.cache.engine.begin() as connection:
+                    result: Any = connection.execute(self._prune, {"before": before, "limit": chunk})
+            except SQLAlchemyError as exc:
+                raise self.cache._error(exc) from exc
+            deleted += int(result.rowcount)
+            if result.rowcount < chunk:
+                return deleted
 
     def _scalar(self, statement: Any) -> Any:
         try:

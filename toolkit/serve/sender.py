@@ -35,11 +35,12 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
 
-from ..cache import Cache
+from ..cache import Cache, utcnow
 from ..client import Attempt, AttioClient
 from ..errors import AttioSyncError, CacheError, LeaseLostError, RecordingError, SchemaError
 from ..events import InputEvent, parse_event
@@ -63,6 +64,11 @@ BATCH = 500
 POLL_SECONDS = 0.5
 #: How long sending pauses after a run stopped on a condition that will pass.
 RETRY_PAUSE = 30.0
+#: How long a sent event stays in the queue, so that a library's late retry of it is not
+#: queued again (a week; libraries retry within hours).
+KEEP_DONE = 7 * 24 * 3600.0
+#: How often the sender deletes the events done longer ago than that.
+PRUNE_EVERY = 3600.0
 
 
 @dataclass
@@ -97,12 +103,15 @@ class Sender:
         concurrency: events in flight at once.
         schema_refresh: seconds between schema pulls (None: never).
         retry_pause: seconds to pause after a run stopped on a condition that will pass.
+        keep_done: seconds a sent event stays in the queue (None: for ever); older ones are
+            deleted every `prune_every` seconds, the first time when the sender starts.
         label: what the runs' rows say their input was (the address served).
     """
 
     def __init__(self, cache: Cache, inbox: Inbox, mapping: EventMapping, *,
                  client_factory: Callable[[Callable[[Attempt], None]], AttioClient], metrics: ServeMetrics,
                  concurrency: int = 16, schema_refresh: float | None = 600.0, retry_pause: float = RETRY_PAUSE,
+                 keep_done: float | None = KEEP_DONE, prune_every: float = PRUNE_EVERY,
                  label: str = "serve", batch: int = BATCH, poll: float = POLL_SECONDS) -> None:
         self.cache = cache
         self.inbox = inbox
@@ -112,6 +121,8 @@ class Sender:
         self.concurrency = concurrency
         self.schema_refresh = schema_refresh
         self.retry_pause = retry_pause
+        self.keep_done = keep_done
+        self.prune_every = prune_every
         self.label = label
         self.batch = batch
         self.poll = poll
@@ -160,6 +171,8 @@ class Sender:
         helpers = [asyncio.create_task(self._watch_outage())]
         if self.schema_refresh:
             helpers.append(asyncio.create_task(self._refresh_schema(stop)))
+        if self.keep_done is not None:
+            helpers.append(asyncio.create_task(self._prune_done(stop, self.keep_done)))
         try:
             while not stop.is_set():
                 schema = await self._ready_schema(stop)
@@ -300,6 +313,21 @@ class Sender:
             if count != self._counted.get(status, 0):
                 self.metrics.outcomes.labels(status=status).inc(count - self._counted.get(status, 0))
                 self._counted[status] = count
+
+    # -- keeping the queue short ---------------------------------------------------------------
+
+    async def _prune_done(self, stop: asyncio.Event, keep: float) -> None:
+        """Delete the events sent more than `keep` seconds ago, now and every `prune_every`."""
+        while not stop.is_set():
+            try:
+                deleted = await asyncio.to_thread(self.inbox.prune, utcnow() - timedelta(seconds=keep))
+            except CacheError as exc:
+                log.warning("cannot prune the queue: %s", exc)  # the next turn tries again
+            else:
+                if deleted:
+                    log.info("pruned %d events sent over %s ago from the queue", deleted, timedelta(seconds=keep))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.prune_every)
 
     # -- keeping the schema current -------------------------------------------------------------
 

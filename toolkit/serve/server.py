@@ -33,7 +33,7 @@ from ..sync import DRAIN_SECONDS
 from .door import EVENT_TYPES, receiver_app
 from .inbox import Inbox
 from .metrics import CONTENT_TYPE, ServeMetrics
-from .sender import RETRY_PAUSE, Sender
+from .sender import KEEP_DONE, RETRY_PAUSE, Sender
 
 __all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_PORT", "LOG_EVERY", "ServeOptions", "paths_served", "serve"]
 
@@ -55,6 +55,7 @@ class ServeOptions:
     port: int = DEFAULT_PORT
     max_queue: int = DEFAULT_MAX_QUEUE
     schema_refresh: float | None = 600.0
+    keep_done: float | None = KEEP_DONE
     concurrency: int = 16
     retry_pause: float = RETRY_PAUSE
     log_every: float = LOG_EVERY
@@ -98,7 +99,7 @@ async def serve(cache: Cache, mapping: EventMapping, options: ServeOptions, *,
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     sender = Sender(cache, inbox, mapping, client_factory=client_factory, metrics=metrics,
                     concurrency=options.concurrency, schema_refresh=options.schema_refresh,
-                    retry_pause=options.retry_pause, label=label or f"serve {host}:{port}")
+                    keep_done=options.keep_done, retry_pause=options.retry_pause, label=label or f"serve {host}:{port}")
     app = receiver_app(inbox, options.write_keys, max_queue=options.max_queue, metrics=metrics,
                        is_accepting=lambda: not stop.is_set(), on_accepted=sender.notify,
                        routes=[Route("/readyz", _readyz(cache, sender), methods=["GET"]),
