@@ -127,7 +127,9 @@ def test_mark_done_takes_more_ids_than_one_statement_binds(inbox: Inbox) -> None
     assert inbox.depth() == 0
 
 
-def test_prune_deletes_only_events_done_before_the_horizon(inbox: Inbox) -> None:
+def test_prune_deletes_only_events_done_before_the_horizon(database_url: str) -> None:
+    cache = open_cache(database_url)
+    inbox = Inbox(cache)
     inbox.accept([accepted(f"m{i}") for i in range(7)])
     ids = [q.id for q in inbox.queued()]
     now = utcnow()
@@ -142,6 +144,7 @@ def test_prune_deletes_only_events_done_before_the_horizon(inbox: Inbox) -> None
     assert [q.message_id for q in inbox.queued()] == ["m5", "m6", "m0"]
     assert inbox.prune(now + timedelta(days=1)) == 2  # the recent ones; never a queued one
     assert inbox.depth() == 3
+    cache.close()
 
 
 def test_oldest_age(inbox: Inbox) -> None:
