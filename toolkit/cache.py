@@ -261,9 +261,10 @@ _MIGRATING = threading.Lock()
 def _migrate(engine: Engine) -> None:
     """alembic's upgrade to head; at head it reads the version and writes nothing.
 
-    On PostgreSQL, processes that open one database at once (several `serve` receivers
-    starting together) take turns: each upgrade holds a transaction-level advisory lock, so the
-    second finds the schema the first made instead of failing to create it again.
+    Processes that open one database at once (several `serve` receivers starting together, two
+    commands on a new file) take turns, so the second finds the schema the first made instead
+    of failing to create it again: on PostgreSQL each upgrade holds a transaction-level
+    advisory lock; on SQLite it takes the file's write lock before it reads the version.
     """
     if _at_head(engine):
         return
@@ -271,11 +272,19 @@ def _migrate(engine: Engine) -> None:
 
     config = _alembic_config()
     with _MIGRATING, engine.begin() as connection:
+        sqlite = connection.dialect.name == "sqlite"
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT_MS}ms'")
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        elif sqlite:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={MIGRATION_LOCK_TIMEOUT_MS}")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # the driver's own BEGIN would wait for a write
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={LOCK_TIMEOUT_MS}")
 
 
 def _migration_error(engine: Engine, exc: SQLAlchemyError) -> MigrationError:
