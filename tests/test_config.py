@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 
-from toolkit.config import DEFAULT_BASE_URL, Secret, Settings, database_url, is_loopback
+from toolkit.config import DEFAULT_ARRIVAL_ALLOWANCE, DEFAULT_BASE_URL, Secret, Settings, database_url, is_loopback
 from toolkit.errors import ConfigError
 
 
@@ -26,6 +26,16 @@ def test_flag_beats_environment_beats_default() -> None:
     assert flagged.require_key().reveal() == "from-flag"
     assert flagged.base_url == "http://127.0.0.1:8711"
     assert flagged.database == "sqlite:///flag.db"
+
+
+def test_the_arrival_allowance_comes_from_the_environment_to_the_clients_budgets() -> None:
+    from toolkit.client import AttioClient
+
+    assert Settings.load(environ={}).arrival_allowance == DEFAULT_ARRIVAL_ALLOWANCE == 0.05
+    for text, seconds in (("0.2", 0.2), ("0", 0.0)):
+        settings = Settings.load(api_key="k", environ={"ATTIO_SYNC_ARRIVAL_ALLOWANCE": text})
+        client = AttioClient.from_settings(settings)
+        assert client.budgets.write.allowance == client.budgets.read.allowance == seconds
 
 
 def test_database_takes_sqlalchemy_urls_as_they_are() -> None:
@@ -73,6 +83,9 @@ def test_plain_http_to_loopback_is_allowed(url: str) -> None:
          "max attempts must be a number, got 'x'",
          "outage timeout must be a number, got 'soon'"],
     ),
+    ({}, {"ATTIO_SYNC_ARRIVAL_ALLOWANCE": "-0.1"}, ["arrival allowance must be 0 or more seconds, got '-0.1'"]),
+    ({}, {"ATTIO_SYNC_ARRIVAL_ALLOWANCE": "nan"}, ["arrival allowance must be 0 or more seconds, got 'nan'"]),
+    ({}, {"ATTIO_SYNC_ARRIVAL_ALLOWANCE": "50ms"}, ["arrival allowance must be a number, got '50ms'"]),
 ])
 def test_every_problem_is_reported_at_once_naming_the_setting_and_the_value(
     given: dict[str, object], environ: dict[str, str], expected: list[str]

@@ -245,6 +245,7 @@ class AttioClient:
             "write_rate": settings.write_rate,
             "policy": BackoffPolicy(max_attempts=settings.max_attempts, deadline=settings.deadline),
             "max_response_bytes": settings.max_response_bytes,
+            "arrival_allowance": settings.arrival_allowance,
         }
         options.update(kwargs)
         if options.get("breaker") is None:

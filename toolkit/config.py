@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_DB", "DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_OUTAGE_TIMEOUT", "Secret",
-           "Settings", "database_url", "is_loopback"]
+__all__ = ["DEFAULT_ARRIVAL_ALLOWANCE", "DEFAULT_BASE_URL", "DEFAULT_DB", "DEFAULT_MAX_RESPONSE_BYTES",
+           "DEFAULT_OUTAGE_TIMEOUT", "Secret", "Settings", "database_url", "is_loopback"]
 
 #: The help of every --db option (the CLI's and the sandbox's): how a path and a URL differ.
 DB_HELP = ("The database: a file path (relative to the current folder) or a SQLAlchemy URL: "
@@ -33,6 +33,10 @@ DEFAULT_DB: Final = "./attio-sync.db"
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
 #: Seconds Attio may keep failing (5xx, timeouts, refused connections) before a run stops (5 minutes).
 DEFAULT_OUTAGE_TIMEOUT: Final = 300.0
+#: Seconds within which a request wholly written to the socket is assumed to reach Attio: from
+#: then on it no longer counts in its rate budget (`toolkit.ratelimit`). Not measured against
+#: Attio itself: raise it (ATTIO_SYNC_ARRIVAL_ALLOWANCE) if Attio answers 429 on a slow link.
+DEFAULT_ARRIVAL_ALLOWANCE: Final = 0.050
 
 MISSING_KEY_HINT: Final = (
     "No Attio API key. Set ATTIO_API_KEY in the environment or pass --api-key. "
@@ -119,6 +123,8 @@ class Settings:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     #: How long Attio may keep failing before the client gives up on waiting (`toolkit.breaker`).
     outage_timeout: float = DEFAULT_OUTAGE_TIMEOUT
+    #: See `DEFAULT_ARRIVAL_ALLOWANCE`.
+    arrival_allowance: float = DEFAULT_ARRIVAL_ALLOWANCE
 
     @classmethod
     def load(
@@ -180,6 +186,18 @@ class Settings:
                 return default
             return number
 
+        def not_negative(name: str, value: Any, default: float) -> float:
+            chosen = pick(value, None, default)
+            try:
+                number = float(chosen)
+            except (TypeError, ValueError):
+                problems.append(f"{name} must be a number, got {chosen!r}")
+                return default
+            if not number >= 0 or number == float("inf"):
+                problems.append(f"{name} must be 0 or more seconds, got {chosen!r}")
+                return default
+            return number
+
         settings = cls(
             api_key=Secret(str(key).strip()) if key else None,
             base_url=url,
@@ -190,6 +208,8 @@ class Settings:
             max_attempts=positive("max attempts", max_attempts, 5, int),
             outage_timeout=positive("outage timeout", pick(outage_timeout, "ATTIO_SYNC_OUTAGE_TIMEOUT", None),
                                     DEFAULT_OUTAGE_TIMEOUT),
+            arrival_allowance=not_negative("arrival allowance", pick(None, "ATTIO_SYNC_ARRIVAL_ALLOWANCE", None),
+                                           DEFAULT_ARRIVAL_ALLOWANCE),
         )
         if problems:
             raise ConfigError(problems)

@@ -50,13 +50,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from .config import DEFAULT_ARRIVAL_ALLOWANCE
+
 __all__ = ["DEFAULT_ALLOWANCE", "DEFAULT_GUARD", "Budgets", "RateLimiter", "Turn", "budget_for"]
 
 _EPSILON = 1e-9
 #: Seconds added to each window: clock and timestamp differences between client and server.
 DEFAULT_GUARD = 0.005
 #: Seconds within which a request wholly written to the socket is assumed to reach Attio.
-DEFAULT_ALLOWANCE = 0.050
+DEFAULT_ALLOWANCE = DEFAULT_ARRIVAL_ALLOWANCE
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
