@@ -89,3 +89,17 @@ def test_a_dry_run_records_its_problems_and_counts_the_rest(h: SyncHarness) -> N
     assert {status for _, status in rows} <= set(REHEARSAL_RECORDS)
     real = h.sync(events, MAPPING)  # the rehearsal made nothing a duplicate
     assert (real.counts["synced"], real.counts["duplicate"]) == (78, 1)
+
+
+def test_overlapping_runs_leave_the_cycle_collector_as_they_found_it() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    first, second = toolkit.sync._collector_tuned(), toolkit.sync._collector_tuned()
+    first.__enter__()
+    assert gc.get_threshold()[0] == toolkit.sync.GC_YOUNG and gc.get_freeze_count() > 0
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first ends while the second runs: still tuned
+    assert gc.get_threshold()[0] == toolkit.sync.GC_YOUNG
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

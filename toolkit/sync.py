@@ -165,19 +165,29 @@ async def run_sync(cache: Cache, schema: WorkspaceSchema, mapping: EventMapping,
             lease.release()
 
 
+#: The collector's thresholds before the first run, once per run in `_collector_tuned` now.
+_tuned: list[tuple[int, ...]] = []
+
+
 @contextlib.contextmanager
 def _collector_tuned() -> Iterator[None]:
     """While the block runs: what lives already (modules, the schema, the mapping) is left out
     of Python's cycle collections, and young ones come every `GC_YOUNG` allocations; as they
-    were after it."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(GC_YOUNG, thresholds[0]), *thresholds[1:])
+    were once the last run in the process that tuned them ends (runs may overlap)."""
+    if _tuned:
+        before = _tuned[0]
+    else:
+        before = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(max(GC_YOUNG, before[0]), *before[1:])
+    _tuned.append(before)
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        _tuned.pop()
+        if not _tuned:
+            gc.set_threshold(*before)
+            gc.unfreeze()
 
 
 async def _batches(events: Iterable[InputEvent] | AsyncIterable[InputEvent],
