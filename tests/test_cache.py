@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from sqlmodel import SQLModel, col, select
 from toolkit.cache import KEEP_PULLS, Cache, load_schema, migrations_path, open_cache, utcnow
 from toolkit.errors import CacheError, SchemaError
 from toolkit.history import get_run
-from toolkit.models import CachedAttribute, Run, SchemaPull
+from toolkit.models import CachedAttribute, RecordState, Run, SchemaPull
 from toolkit.schema import WorkspaceSchema
 
 SNAPSHOT_TABLES = {"schema_pull", "workspace", "object", "attribute", "select_option", "status", "workspace_member"}
@@ -225,6 +226,29 @@ def test_only_the_newest_pulls_are_kept(fresh_cache: Cache) -> None:
     with fresh_cache.session() as session:
         kept = session.exec(select(func.count(CachedAttribute.pull_id.distinct()))).one()  # type: ignore[attr-defined]
     assert kept == KEEP_PULLS
+
+
+def test_a_second_workspace_is_refused_beside_the_first_ones_record_states(fresh_cache: Cache) -> None:
+    """Record states belong to an Attio address; a second workspace from the same address
+    would have its sync skip what the first was sent, and link by the first's record ids."""
+    first = snapshot()
+    second = replace(first, workspace=replace(first.workspace, workspace_id="ws-staging", workspace_name="Staging"))
+    fresh_cache.save_schema(first, new_pull())
+    fresh_cache.save_schema(second, new_pull())  # nothing synced yet: the database may change workspace
+    fresh_cache.save_schema(first, new_pull())
+    with fresh_cache.session() as session:
+        session.add(RecordState(base_url=new_pull().base_url, object_slug="people", match_key="k",
+                                record_id="rec-1", attributes={}, updated_at=utcnow()))
+    with pytest.raises(SchemaError) as refused:
+        fresh_cache.save_schema(second, new_pull())
+    message = str(refused.value)
+    assert "'Staging' (ws-staging)" in message and repr(first.workspace.workspace_name) in message
+    assert "--db a new file" in message
+    assert fresh_cache.load_schema().workspace.workspace_id == first.workspace.workspace_id  # left as it was
+    fresh_cache.save_schema(first, new_pull())  # the same workspace again: fine
+    elsewhere = new_pull()
+    elsewhere.base_url = "https://eu.attio.test"  # another address keeps states of its own
+    fresh_cache.save_schema(second, elsewhere)
 
 
 def test_load_schema_by_url(database_url: str) -> None:

@@ -37,6 +37,7 @@ from .models import (
     CachedOption,
     CachedStatus,
     CachedWorkspace,
+    RecordState,
     SchemaPull,
 )
 from .schema import (
@@ -154,6 +155,7 @@ class Cache:
         pull.options, pull.statuses = len(schema.options), len(schema.statuses)
         pull.members = len(schema.members)
         with self.session() as session:
+            _same_workspace(session, self.url, schema, pull.base_url)
             session.add(pull)
             session.flush()
             assert pull.id is not None
@@ -285,6 +287,27 @@ def _migrate(engine: Engine) -> None:
         finally:
             if sqlite:
                 connection.exec_driver_sql(f"PRAGMA busy_timeout={LOCK_TIMEOUT_MS}")
+
+
+def _same_workspace(session: Session, url: str, schema: WorkspaceSchema, base_url: str) -> None:
+    """Refuse to put a second workspace's schema beside the record states of the first, from
+    the same Attio address: the states are the origin's, so the second's sync would skip what
+    the first was sent, and link records by the first's ids."""
+    before = session.exec(select(CachedWorkspace.workspace_id, CachedWorkspace.workspace_name)
+                          .join(SchemaPull, col(SchemaPull.id) == col(CachedWorkspace.pull_id))
+                          .where(col(SchemaPull.base_url) == base_url, col(SchemaPull.complete))
+                          .order_by(col(SchemaPull.id).desc()).limit(1)).first()
+    workspace = schema.workspace
+    if before is None or before[0] == workspace.workspace_id:
+        return
+    states = select(RecordState.match_key).where(col(RecordState.base_url) == base_url).limit(1)
+    if session.exec(states).first() is None:
+        return  # nothing synced from it yet: the database may change workspace
+    raise SchemaError(
+        f"database {url} keeps the record state of workspace {before[1] or before[0]!r} ({before[0]}) at "
+        f"{base_url}, and this key opens workspace {workspace.workspace_name or workspace.workspace_id!r} "
+        f"({workspace.workspace_id}): one database serves one workspace, or the second's sync would skip what "
+        "the first was sent. Pass --db a new file for this workspace (or use the first workspace's key).")
 
 
 def _migration_error(engine: Engine, exc: SQLAlchemyError) -> MigrationError:
