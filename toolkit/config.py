@@ -174,42 +174,34 @@ class Settings:
         if parts.path not in {"", "/"}:
             problems.append(f"base URL {url!r} must not have a path (attio-sync adds /v2/...)")
 
-        def positive(name: str, value: Any, default: float, kind: type = float) -> Any:
+        def number(name: str, value: Any, default: float, kind: type = float, *, zero: bool = False) -> Any:
+            """`value` (or `default`) as a `kind` above 0; with `zero`, a finite one of 0 or more."""
             chosen = pick(value, None, default)
             try:
-                number = kind(chosen)
+                found = kind(chosen)
             except (TypeError, ValueError):
                 problems.append(f"{name} must be a number, got {chosen!r}")
                 return default
-            if number <= 0:
-                problems.append(f"{name} must be above 0, got {chosen!r}")
-                return default
-            return number
-
-        def not_negative(name: str, value: Any, default: float) -> float:
-            chosen = pick(value, None, default)
-            try:
-                number = float(chosen)
-            except (TypeError, ValueError):
-                problems.append(f"{name} must be a number, got {chosen!r}")
-                return default
-            if not number >= 0 or number == float("inf"):
+            if zero and not 0 <= found < float("inf"):
                 problems.append(f"{name} must be 0 or more seconds, got {chosen!r}")
                 return default
-            return number
+            if not zero and found <= 0:
+                problems.append(f"{name} must be above 0, got {chosen!r}")
+                return default
+            return found
 
         settings = cls(
             api_key=Secret(str(key).strip()) if key else None,
             base_url=url,
             database=db,
-            read_rate=positive("read rate", read_rate, 100.0),
-            write_rate=positive("write rate", write_rate, 25.0),
-            timeout=positive("timeout", timeout, 30.0),
-            max_attempts=positive("max attempts", max_attempts, 5, int),
-            outage_timeout=positive("outage timeout", pick(outage_timeout, "ATTIO_SYNC_OUTAGE_TIMEOUT", None),
-                                    DEFAULT_OUTAGE_TIMEOUT),
-            arrival_allowance=not_negative("arrival allowance", pick(None, "ATTIO_SYNC_ARRIVAL_ALLOWANCE", None),
-                                           DEFAULT_ARRIVAL_ALLOWANCE),
+            read_rate=number("read rate", read_rate, 100.0),
+            write_rate=number("write rate", write_rate, 25.0),
+            timeout=number("timeout", timeout, 30.0),
+            max_attempts=number("max attempts", max_attempts, 5, int),
+            outage_timeout=number("outage timeout", pick(outage_timeout, "ATTIO_SYNC_OUTAGE_TIMEOUT", None),
+                                  DEFAULT_OUTAGE_TIMEOUT),
+            arrival_allowance=number("arrival allowance", pick(None, "ATTIO_SYNC_ARRIVAL_ALLOWANCE", None),
+                                     DEFAULT_ARRIVAL_ALLOWANCE, zero=True),
         )
         if problems:
             raise ConfigError(problems)
