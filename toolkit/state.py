@@ -229,10 +229,6 @@ class RecordStates:
         if key in self._cached:
             self._cached.move_to_end(key)
             return self._cached[key]
-        if key in self._packed:
-            return self._remember(key, self._unpack(key, self._packed.pop(key)))
-        if key in self._dirty:  # changed by this run but evicted: newer than the database
-            return self._remember(key, self._dirty[key])
         self.prefetch((key,))  # a batch's states are prefetched: this is for one that was not
         return self._cached[key]
 
@@ -250,7 +246,9 @@ class RecordStates:
             elif key in self._evicted:  # fell out since the last batch, not yet spilled
                 self._rehearsed.add(key)
                 self._remember(key, self._unpack(key, self._evicted.pop(key)))
-            elif key not in self._dirty:
+            elif key in self._dirty:  # changed by this run but fell out: newer than the database
+                self._remember(key, self._dirty[key])
+            else:
                 wanted.setdefault(key[0], set()).add(key[1])
         if self._evicted:
             self._spill = self._spill or _Spill()
